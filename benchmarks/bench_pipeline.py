@@ -1,0 +1,303 @@
+"""End to end through the real pipeline (vcam.pipeline.Pipeline): pattern source -> engine -> null sink, at
+640x360, 1280x720 and 1920x1080, for vcam's default configuration and the Johnson et al. 2016 baseline, plus a
+second scenario with one core kept busy by another process (governor on, 720p).
+
+    .venv/bin/python benchmarks/bench_pipeline.py --json out/pipeline.json [--sizes 640x360,1280x720,1920x1080]
+        [--seconds 8] [--warmup 4] [--model DIR] [--no-baseline] [--no-burner] [--no-live]
+
+Modes: "lockstep" feeds pre-rendered pattern frames as fast as the pipeline takes them (throughput; the pattern's
+drawing cost is left out, as a camera's decoding runs on its own thread), "live" runs the paced 30 fps pattern on
+the capture thread behind the newest-frame mailbox (what a call sees: fps is capped by the source, latency
+includes waiting for the pipeline). fps is the median over frame intervals; latency is grab to the end of send.
+The baseline runs its network at the full output size (as designed) on the fastest of ONNX Runtime fp32,
+OpenVINO fp32 and OpenVINO int8 measured here, with the same pre/post code. Benchmarks report; they never fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    cleanup_temp_model,
+    clip_frames,
+    console,
+    cpu_burner,
+    find_model,
+    machine,
+    pattern_frames,
+    table,
+    write_json,
+)
+from rich.progress import Progress  # noqa: E402
+
+from vcam.capture import LiveFeed, LockstepFeed, PatternSource  # noqa: E402
+from vcam.config import RunConfig, Size  # noqa: E402
+from vcam.control.state import Controls, ControlState  # noqa: E402
+from vcam.engines.cpu import CpuEngine  # noqa: E402
+from vcam.engines.cpu_runtime import available_runtimes  # noqa: E402
+from vcam.ops.guided import GuidedUpsampler  # noqa: E402
+from vcam.ops.preprocess import Preprocessor  # noqa: E402
+from vcam.pipeline import Pipeline  # noqa: E402
+from vcam.sinks.null import NullSink  # noqa: E402
+from vcam.stats import PipelineStats  # noqa: E402
+
+
+class ReplaySource:
+    """Pre-rendered pattern frames in a loop, delivered as fast as they are read."""
+
+    nominal_fps = 30.0
+    live = False
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.name = "pattern (pre-rendered)"
+        self.frames = frames
+        self.i = 0
+
+    def open(self) -> None:
+        self.i = 0
+
+    def read(self) -> np.ndarray:
+        f = self.frames[self.i % len(self.frames)]
+        self.i += 1
+        return f
+
+    def close(self) -> None:
+        pass
+
+
+# -- the baseline as an engine -----------------------------------------------------------------------------------
+class _ImageOnlyOrt:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.s.run(None, {"image": x})[0]
+
+
+class _ImageOnlyOv:
+    def __init__(self, path: Path, threads: int) -> None:
+        import openvino as ov
+
+        c = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                                                        "PERFORMANCE_HINT": "LATENCY"})
+        self.r = c.create_infer_request()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.r.infer({0: x})
+        return self.r.get_output_tensor(0).data
+
+
+class BaselineEngine:
+    """Johnson's TransformerNet at the full output size with vcam's pre/post code (conversion, guided
+    filter at scale 1, strength blend, uint8)."""
+
+    name = "johnson2016"
+
+    def __init__(self, net, runtime: str, size: Size) -> None:
+        self.net, self.runtime = net, runtime
+        self.timings = {"pre": 0.0, "infer": 0.0, "post": 0.0}
+        self._pre = Preprocessor(size, size)
+        self._up = GuidedUpsampler(size, size)
+        self._out = np.empty((size.height, size.width, 3), np.uint8)
+        self.size = size
+
+    def step(self, image: np.ndarray, controls: ControlState) -> np.ndarray:
+        t0 = time.perf_counter()
+        x = self._pre(image)
+        t1 = time.perf_counter()
+        y = self.net(x)
+        t2 = time.perf_counter()
+        self._up(y, self._pre.guide, image, controls.strength, out=self._out)
+        t3 = time.perf_counter()
+        self.timings = {"pre": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
+        return self._out
+
+    def reset(self) -> None:
+        pass
+
+    def info(self) -> dict:
+        return {"engine": self.name, "runtime": self.runtime, "internal_size": str(self.size)}
+
+    def close(self) -> None:
+        self._up.close()
+
+
+def pick_baseline_runtime(tmp: Path) -> tuple[str, Path, float]:
+    """Export the TransformerNet, quantize a copy, and return the fastest (runtime label, onnx, ms @320x180)."""
+    from johnson import export_johnson
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    fp32 = export_johnson(tmp / "johnson.onnx")
+    frames = clip_frames((320, 180), 8) or pattern_frames((320, 180), 8)
+    blobs = [Preprocessor(Size(320, 180), Size(320, 180))(f).copy() for f in frames]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(blobs)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {"image": x}
+
+    int8 = tmp / "johnson_int8.onnx"
+    quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
+    cands = [("onnxruntime fp32", fp32, _ImageOnlyOrt)]
+    if "openvino" in available_runtimes():
+        cands += [("openvino fp32", fp32, _ImageOnlyOv), ("openvino int8", int8, _ImageOnlyOv)]
+    x = blobs[0]
+    best = None
+    for label, path, cls in cands:
+        net = cls(path, 2)
+        net(x)
+        t = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            net(x)
+            t.append((time.perf_counter() - t0) * 1e3)
+        ms = float(np.median(t))
+        console.print(f"  baseline candidate {label}: {ms:.1f} ms at 320x180")
+        if best is None or ms < best[2]:
+            best = (label, path, ms)
+    return best
+
+
+# -- running one scenario -----------------------------------------------------------------------------------------
+def run_scenario(engine, feed, size: Size, styles: tuple[str, ...], warmup_s: float, seconds: float,
+                 max_frames: int | None = None, warmup_frames: int | None = None) -> dict:
+    controls = Controls(styles, {styles[0]: 1.0}, transition_s=0.0)
+    sink = NullSink()
+    sink.open(size, 30.0)
+    feed.start()
+    try:
+        for secs, frames, measure in ((warmup_s, warmup_frames, False), (seconds, max_frames, True)):
+            stats = PipelineStats()
+            pipe = Pipeline(feed, engine, [sink], controls, size, stats=stats, max_frames=frames)
+            t_end = time.perf_counter() + secs
+            pipe.on_frame = lambda n, p=pipe, t=t_end: p.stop() if time.perf_counter() > t and n >= 3 else None
+            summary = pipe.run()
+            if measure:
+                return summary
+    finally:
+        feed.stop()
+    return {}
+
+
+def row(name: str, summary: dict, engine, size: Size, baseline: bool, mode: str) -> dict:
+    info = engine.info()
+    frame = summary.get("frame_ms", {})
+    lat = summary.get("latency_ms", {})
+    fps = 1000.0 / frame["p50"] if frame.get("p50") else summary.get("fps", 0.0)
+    threads = f", {info['threads']}t" if "threads" in info else ""
+    return {"name": name, "engine": f"{info.get('engine')} ({info.get('runtime')}{threads})",
+            "output_size": str(size), "internal_size": info.get("internal_size"), "fps": round(fps, 2),
+            "latency_ms_p50": lat.get("p50"), "latency_ms_p95": lat.get("p95"), "baseline": baseline,
+            "mode": mode, "fps_mean": summary.get("fps"), "frames": summary.get("frames"),
+            "stages_ms_p50": {k: v["p50"] for k, v in summary.get("stages_ms", {}).items()},
+            "dropped_frames": summary.get("dropped_frames", 0), "governor": info.get("governor"),
+            "governor_state": info.get("governor_state")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--sizes", default="640x360,1280x720,1920x1080")
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-burner", action="store_true")
+    ap.add_argument("--no-live", action="store_true")
+    ap.add_argument("--baseline-frames", type=int, default=4)
+    args = ap.parse_args(argv)
+    sizes = [Size.parse(s) for s in args.sizes.split(",")]
+    env = machine()
+    man, origin = find_model(args.model)
+    console.print(f"model: {origin}; machine: {env['cpu']}, {env['cores']} cores, load {env['load_avg_1m_at_start']}")
+    rows: list[dict] = []
+    tmp = Path(tempfile.mkdtemp(prefix="vcam-bench-pipe-"))
+    baseline = None
+    if not args.no_baseline:
+        console.print("baseline: exporting and choosing the runtime for Johnson et al. 2016")
+        baseline = pick_baseline_runtime(tmp)
+
+    plan = []
+    for size in sizes:
+        plan.append(("vcam", size, "lockstep", False))
+        if not args.no_live:
+            plan.append(("vcam", size, "live", False))
+        if baseline:
+            plan.append(("johnson2016", size, "lockstep", True))
+    if not args.no_burner:
+        plan.append(("vcam + 1 busy core", Size(1280, 720), "lockstep", False))
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("pipeline", total=len(plan))
+        for name, size, mode, is_base in plan:
+            bar.update(task, description=f"{name} {size} {mode}")
+            cfg = RunConfig(input="pattern", outputs=("null",), size=size, style=man.styles[0])
+            if is_base:
+                label, path, _ = baseline
+                cls = _ImageOnlyOv if label.startswith("openvino") else _ImageOnlyOrt
+                engine = BaselineEngine(cls(path, 2), label, size)
+                feed = LockstepFeed(ReplaySource(pattern_frames((size.width, size.height), 4)))
+                summary = run_scenario(engine, feed, size, man.styles, 0.0, 0.0, max_frames=args.baseline_frames,
+                                       warmup_frames=1)
+            else:
+                burner = name.endswith("busy core")
+                ctx = cpu_burner() if burner else _null()
+                with ctx:
+                    engine = CpuEngine(man, cfg)
+                    if mode == "live":
+                        feed = LiveFeed(PatternSource(size, 30.0, paced=True))
+                    else:
+                        feed = LockstepFeed(ReplaySource(pattern_frames((size.width, size.height), 24)))
+                    warm = args.warmup * (2 if burner else 1)
+                    summary = run_scenario(engine, feed, size, man.styles, warm, args.seconds)
+            rows.append(row(name, summary, engine, size, is_base, mode))
+            engine.close()
+            bar.advance(task)
+
+    table("End to end: pattern -> engine -> null sink", ["name", "mode", "output", "internal", "engine", "fps",
+                                                         "lat p50 ms", "lat p95 ms", "pre", "infer", "post"],
+          [[r["name"], r["mode"], r["output_size"], r["internal_size"], r["engine"], r["fps"], r["latency_ms_p50"],
+            r["latency_ms_p95"], r["stages_ms_p50"].get("pre", 0.0), r["stages_ms_p50"].get("infer", 0.0),
+            r["stages_ms_p50"].get("post", 0.0)] for r in rows])
+    for size in sizes:
+        v = next((r for r in rows if r["name"] == "vcam" and r["mode"] == "lockstep" and
+                  r["output_size"] == str(size)), None)
+        b = next((r for r in rows if r["baseline"] and r["output_size"] == str(size)), None)
+        if v and b and b["fps"]:
+            console.print(f"{size}: vcam {v['fps']:.1f} fps vs baseline {b['fps']:.2f} fps "
+                          f"= {v['fps'] / b['fps']:.0f}x")
+    write_json(args.json, rows)
+    if args.json:
+        meta = Path(args.json).with_suffix(".meta.json")
+        write_json(meta, {"machine": env, "model": origin, "baseline_runtime": baseline[0] if baseline else None})
+    cleanup_temp_model(man)
+    return 0
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""Soak: stream the test pattern through the engine into the null sink for M minutes and watch for leaks, stalls
+and drift.
+
+    python benchmarks/soak.py --minutes 30 --json runs/soak.json
+
+Reports RSS at the start (after the first frame), after warm-up and at the end; per minute the frame interval (what a
+viewer sees) and the work time per frame (prep + engine + send), median and p99; every gap between frames longer
+than --stall-ms. Target for a 30-minute run: RSS growth after warm-up < 5%, no stall, per-minute medians flat.
+The style defaults to the first installed one; with no model installed it runs passthrough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vcam.capture import open_feed
+from vcam.config import RunConfig, Size
+from vcam.engines import create_engine
+from vcam.errors import VcamError
+from vcam.pipeline import Pipeline
+from vcam.runner import prepare
+from vcam.sinks.base import FrameInfo
+from vcam.sinks.null import NullSink
+from vcam.stats import PipelineStats
+from vcam.styles import load_manifest
+
+
+def rss_bytes() -> int:
+    """Resident set size now (Linux /proc; elsewhere the peak, which is all the stdlib offers)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class TimingSink(NullSink):
+    """The null sink, noting when each frame left the pipeline."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.sent = np.zeros(capacity, np.float64)   # preallocated: the soak must not measure its own growth
+
+    def send(self, image: np.ndarray, info: FrameInfo) -> None:
+        if self.frames < self.sent.size:
+            self.sent[self.frames] = time.perf_counter()
+        super().send(image, info)
+
+
+class TimingFeed:
+    """Wraps the feed to note when the pipeline took each frame: work time = sent - taken (prep, engine, send)."""
+
+    def __init__(self, inner, capacity: int) -> None:
+        self.inner = inner
+        self.taken = np.zeros(capacity, np.float64)
+        self.n = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def next_frame(self, timeout: float):
+        frame = self.inner.next_frame(timeout)
+        if frame is not None:
+            if self.n < self.taken.size:
+                self.taken[self.n] = time.perf_counter()
+            self.n += 1
+        return frame
+
+
+def default_style(model_dir: Path | None) -> str:
+    try:
+        return load_manifest(model_dir).styles[0]
+    except VcamError:
+        return "none"
+
+
+def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str, model_dir: Path | None,
+         stall_ms: float, warmup_s: float, say=print) -> dict:
+    style = style or default_style(model_dir)
+    cfg = RunConfig(input="pattern", outputs=("null",), style=style, size=size, fps=fps, engine=engine,
+                    model_dir=model_dir, realtime=True, quiet=True, hud=False, transition_s=0.0)
+    cfg, manifest, controls = prepare(cfg, say)
+    capacity = int(minutes * 60 * fps * 1.5) + 1000
+    eng = create_engine(cfg, manifest, say)
+    sink = TimingSink(capacity)
+    sink.open(cfg.size, cfg.fps)
+    rss_samples: list[tuple[float, int]] = []
+    feed = TimingFeed(open_feed(cfg), capacity)
+    pipeline = Pipeline(feed, eng, [sink], controls, cfg.size, stats=PipelineStats(keep=capacity))
+    t_start = time.perf_counter()
+    duration = minutes * 60.0
+    stop = threading.Event()
+
+    def sample_rss() -> None:
+        while not stop.wait(1.0):
+            rss_samples.append((time.perf_counter() - t_start, rss_bytes()))
+            if time.perf_counter() - t_start >= duration:
+                pipeline.stop()
+
+    first_rss: list[int] = []
+    pipeline.on_frame = lambda n: first_rss.append(rss_bytes()) if n == 1 else None
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    try:
+        summary = pipeline.run()
+    finally:
+        stop.set()
+        sampler.join(timeout=5)
+        feed.stop()
+        eng.close()
+    rss_end = rss_bytes()
+    n = min(sink.frames, feed.n, capacity)
+    return report(sink.sent[:n] - t_start, sink.sent[:n] - feed.taken[:n],
+                  rss_samples, first_rss[0] if first_rss else rss_end, rss_end, warmup_s, stall_ms,
+                  {"style": style, "engine": str(eng.info().get("engine", eng.name)), "size": str(cfg.size),
+                   "fps": fps, "minutes": minutes, "dropped_frames": summary.get("dropped_frames", 0),
+                   "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()})
+
+
+def _pct(a: np.ndarray, q: float) -> float:
+    return round(float(np.percentile(a, q)) * 1000, 2) if a.size else 0.0
+
+
+def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss_first: int, rss_end: int,
+           warmup_s: float, stall_ms: float, meta: dict) -> dict:
+    """``sent``: seconds from the start at which each frame left; ``work``: seconds each frame spent in the loop."""
+    intervals = np.diff(sent)
+    stalls = [{"at_s": round(float(sent[i]), 2), "gap_ms": round(float(g) * 1000, 1)}
+              for i, g in enumerate(intervals) if g * 1000 > stall_ms]
+    per_minute = []
+    n_min = int(np.ceil(sent[-1] / 60.0)) if sent.size else 0
+    for m in range(n_min):
+        in_min = (sent >= m * 60) & (sent < (m + 1) * 60)
+        iv = intervals[in_min[1:]]
+        wk = work[in_min]
+        per_minute.append({"minute": m + 1, "frames": int(in_min.sum()),
+                           "interval_p50_ms": _pct(iv, 50), "interval_p99_ms": _pct(iv, 99),
+                           "work_p50_ms": _pct(wk, 50), "work_p99_ms": _pct(wk, 99),
+                           "stalls": sum(1 for s in stalls if m * 60 <= s["at_s"] < (m + 1) * 60)})
+    after_warmup = [r for t, r in rss if t >= warmup_s]
+    rss_warm = after_warmup[0] if after_warmup else rss_first
+    medians = [p["work_p50_ms"] for p in per_minute if p["frames"] > 0]
+    return {
+        **meta,
+        "frames": int(sent.size),
+        "seconds": round(float(sent[-1]), 2) if sent.size else 0.0,
+        "rss_mb": {"start": round(rss_first / 2**20, 1), "after_warmup": round(rss_warm / 2**20, 1),
+                   "end": round(rss_end / 2**20, 1), "max": round(max([r for _, r in rss] + [rss_end]) / 2**20, 1)},
+        "rss_growth_pct": round((rss_end - rss_warm) / rss_warm * 100, 2) if rss_warm else 0.0,
+        "interval_ms": {"p50": _pct(intervals, 50), "p99": _pct(intervals, 99),
+                        "max": round(float(intervals.max()) * 1000, 1) if intervals.size else 0.0},
+        "work_ms": {"p50": _pct(work, 50), "p99": _pct(work, 99)},
+        "work_median_drift_pct": (round((max(medians) - min(medians)) / statistics.median(medians) * 100, 1)
+                                  if len(medians) > 1 and statistics.median(medians) > 0 else 0.0),
+        "stall_threshold_ms": stall_ms,
+        "stalls": stalls,
+        "per_minute": per_minute,
+        "rss_timeline_mb": [[round(t, 1), round(r / 2**20, 1)] for t, r in rss[:: max(1, len(rss) // 120)]],
+    }
+
+
+def print_table(res: dict) -> None:
+    print(f"soak: {res['minutes']} min, {res['size']} @ {res['fps']} fps, style {res['style']}, "
+          f"engine {res['engine']}, {res['frames']} frames, {res['dropped_frames']} dropped at the source")
+    print(f"{'minute':>6} {'frames':>7} {'interval p50':>13} {'p99':>8} {'work p50':>9} {'p99':>8} {'stalls':>7}")
+    for p in res["per_minute"]:
+        print(f"{p['minute']:>6} {p['frames']:>7} {p['interval_p50_ms']:>10.1f} ms {p['interval_p99_ms']:>8.1f} "
+              f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7}")
+    r = res["rss_mb"]
+    print(f"RSS: start {r['start']} MB, after warm-up {r['after_warmup']} MB, end {r['end']} MB, max {r['max']} MB "
+          f"-> growth {res['rss_growth_pct']:+.2f}%")
+    print(f"stalls > {res['stall_threshold_ms']:.0f} ms: {len(res['stalls'])}"
+          + (f" (longest {max(s['gap_ms'] for s in res['stalls'])} ms)" if res["stalls"] else "")
+          + f"; per-minute work median spread {res['work_median_drift_pct']}%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--style", default=None, help="default: the first installed style, or none without a model")
+    ap.add_argument("--engine", default="auto")
+    ap.add_argument("--model-dir", type=Path, default=None)
+    ap.add_argument("--stall-ms", type=float, default=200.0)
+    ap.add_argument("--warmup-s", type=float, default=None, help="RSS growth is measured from here (default: 10%% "
+                    "of the run, at most 60 s)")
+    a = ap.parse_args(argv)
+    if a.minutes <= 0:
+        ap.error("--minutes must be > 0")
+    warmup = a.warmup_s if a.warmup_s is not None else min(60.0, a.minutes * 6.0)
+    try:
+        res = soak(a.minutes, Size.parse(a.size), a.fps, a.style, a.engine, a.model_dir, a.stall_ms, warmup,
+                   say=lambda m: print(m, file=sys.stderr))
+    except VcamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_table(res)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(res, indent=2) + "\n")
+        print(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

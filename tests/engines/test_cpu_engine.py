@@ -1,0 +1,205 @@
+"""CpuEngine on a tiny random exported model: recurrent state, resets, styles, strength, odd inputs, corrupt
+model files, the governor's reuse and warp paths, and runtime parity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from safetensors.torch import save_file  # noqa: E402
+
+from vcam.config import RunConfig, Size  # noqa: E402
+from vcam.control.state import ControlState  # noqa: E402
+from vcam.engines.base import Engine  # noqa: E402
+from vcam.engines.cpu import CpuEngine  # noqa: E402
+from vcam.errors import ModelError, VcamError  # noqa: E402
+from vcam.model.export import export_onnx  # noqa: E402
+from vcam.model.network import STATE_CHANNELS, StyleNet  # noqa: E402
+from vcam.styles import load_manifest, sha256_file, write_manifest  # noqa: E402
+
+STYLES = ("ink", "fire", "sea")
+SIZE = Size(320, 180)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = StyleNet(len(STYLES))
+    with torch.no_grad():   # make the styles differ (the default init makes them identical)
+        for name, p in net.named_parameters():
+            if name.endswith(".gamma"):
+                p.copy_(1 + 0.5 * torch.randn_like(p))
+            elif name.endswith(".beta"):
+                p.copy_(0.5 * torch.randn_like(p))
+            elif name == "gate.bias":
+                p.fill_(-0.5)   # lean on the carried state so its effect is visible
+    src = tmp_path_factory.mktemp("src")
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(src / "vcam.safetensors"),
+              metadata={"styles": json.dumps(STYLES)})
+    write_manifest(src, {"styles": list(STYLES), "onnx": "vcam.onnx", "onnx_sha256": "",
+                         "weights": "vcam.safetensors", "state_channels": STATE_CHANNELS, "size_multiple": 4})
+    out = tmp_path_factory.mktemp("model")
+    export_onnx(src / "vcam.safetensors", out)
+    torch.set_num_threads(n)
+    return out
+
+
+@pytest.fixture(scope="module")
+def frames(shared_data) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(shared_data / "video" / "bikes.mp4"))
+    out = []
+    for _ in range(6):
+        ok, f = cap.read()
+        assert ok
+        out.append(cv2.resize(f, (SIZE.width, SIZE.height), interpolation=cv2.INTER_AREA))
+    cap.release()
+    return out
+
+
+def _cfg(**kw) -> RunConfig:
+    return replace(RunConfig(size=SIZE, threads=1, adaptive=False), **kw)
+
+
+def _engine(model_dir: Path, runtime: str = "onnxruntime", **kw) -> CpuEngine:
+    return CpuEngine(load_manifest(model_dir), _cfg(**kw), runtime=runtime)
+
+
+def _cs(weights=None, strength=1.0, token=0, **kw) -> ControlState:
+    return ControlState(weights=weights or {"ink": 1.0}, strength=strength, reset_token=token, **kw)
+
+
+def test_protocol_and_info(model_dir) -> None:
+    eng = _engine(model_dir)
+    assert isinstance(eng, Engine)
+    info = eng.info()
+    assert info["runtime"] == "onnxruntime" and info["threads"] == 1
+    assert info["internal_size"] == "80x45" and info["network_size"] == "80x48"
+    assert isinstance(info["governor"], str) and info["governor_state"]["adaptive"] is False
+    eng.close()
+
+
+def test_state_is_carried_and_reset_token_resets(model_dir, frames) -> None:
+    a, b = _engine(model_dir), _engine(model_dir)
+    a.step(frames[0], _cs())
+    carried = a.step(frames[1], _cs()).copy()
+    fresh = b.step(frames[1], _cs()).copy()
+    assert np.abs(carried.astype(int) - fresh).mean() > 0.5          # the state changed the second frame
+    after_reset = a.step(frames[1], _cs(token=1))
+    assert np.abs(after_reset.astype(int) - fresh).max() <= 1        # a reset is a fresh start
+    assert set(a.timings) == {"pre", "infer", "post"} and a.timings["infer"] > 0
+
+
+def test_style_weights_change_the_output(model_dir, frames) -> None:
+    outs = []
+    for w in ({"ink": 1.0}, {"fire": 1.0}, {"ink": 0.5, "fire": 0.5}):
+        eng = _engine(model_dir)
+        outs.append(eng.step(frames[0], _cs(w)).astype(int))
+    assert np.abs(outs[0] - outs[1]).mean() > 2
+    mid = np.abs(outs[2] - outs[0]).mean()
+    assert 0 < mid < np.abs(outs[1] - outs[0]).mean()
+    with pytest.raises(VcamError, match="Unknown style"):
+        _engine(model_dir).step(frames[0], _cs({"nope": 1.0}))
+
+
+def test_strength_and_passthrough(model_dir, frames) -> None:
+    eng = _engine(model_dir)
+    f = frames[2]
+    assert np.array_equal(eng.step(f, _cs(strength=0.0)), f)
+    assert eng.step(f, ControlState(weights={}, strength=1.0)) is f
+    assert eng.step(f, _cs(paused=True)) is f
+    full = eng.step(f, _cs(strength=1.0)).astype(int)
+    half = eng.step(f, _cs(strength=0.5)).astype(int)
+    assert np.abs(half - (full + f) / 2).max() <= 2                   # blend is linear in strength
+
+
+def test_scene_cut_resets_state(model_dir, frames) -> None:
+    a, b = _engine(model_dir), _engine(model_dir)
+    a.step(frames[0], _cs())
+    a.step(frames[1], _cs())
+    other = cv2.flip(255 - frames[3], 0)                              # a different scene
+    cut = a.step(other, _cs())
+    assert np.abs(cut.astype(int) - b.step(other, _cs())).max() <= 1
+
+
+def test_odd_size_gray_and_bgra_inputs(model_dir, frames) -> None:
+    eng = _engine(model_dir)
+    odd = cv2.resize(frames[0], (853, 480))
+    out = eng.step(odd, _cs())
+    assert out.shape == (480, 853, 3) and out.dtype == np.uint8
+    assert eng.info()["internal_size"] == "213x120"
+    gray = cv2.cvtColor(odd, cv2.COLOR_BGR2GRAY)
+    assert eng.step(gray, _cs()).shape == (480, 853, 3)
+    bgra = cv2.cvtColor(frames[0], cv2.COLOR_BGR2BGRA)
+    assert eng.step(bgra, _cs()).shape == (180, 320, 3)               # and back to the first size
+    with pytest.raises(VcamError):
+        eng.step(np.zeros((180, 320, 2), np.uint8), _cs())
+
+
+def test_fixed_internal_height(model_dir, frames) -> None:
+    eng = _engine(model_dir, internal_height=64)
+    eng.step(frames[0], _cs())
+    assert eng.info()["internal_size"] == "114x64" and eng.info()["network_size"] == "116x64"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "swapped"])
+def test_corrupt_model_files_name_the_file(model_dir, tmp_path, damage) -> None:
+    bad = tmp_path / "m"
+    shutil.copytree(model_dir, bad)
+    onnx_path = bad / "vcam.onnx"
+    data = onnx_path.read_bytes()
+    onnx_path.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x08\x07garbage" * 50
+                          if damage == "garbage" else data)
+    man = json.loads((bad / "manifest.json").read_text())
+    if damage != "swapped":   # the hash matches the damaged file: the runtime's load error must be wrapped
+        man["onnx_sha256"] = sha256_file(onnx_path)
+    else:                     # the file is fine but not the one the manifest names
+        man["onnx_sha256"] = "0" * 64
+    (bad / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ModelError) as err:
+        CpuEngine(load_manifest(bad), _cfg(), runtime="onnxruntime")
+    assert str(onnx_path) in str(err.value)
+
+
+def test_static_scene_reuses_the_network_output(model_dir, frames) -> None:
+    eng = _engine(model_dir, adaptive=True)
+    first = eng.step(frames[0], _cs()).copy()
+    for _ in range(4):
+        again = eng.step(frames[0], _cs())
+    counts = eng.info()["governor_state"]["counts"]
+    assert counts["reuse"] == 4 and counts["infer"] == 1
+    assert np.array_equal(again, first)          # same frame, same output, no inference
+    eng.step(frames[0], _cs({"fire": 1.0}))      # a style change must infer
+    assert eng.info()["governor_state"]["counts"]["infer"] == 2
+
+
+def test_warp_follows_motion(model_dir, frames) -> None:
+    """In alternate mode the in-between frame warps the last output: closer to a real inference on the moved
+    frame than the unwarped last output is."""
+    base = cv2.resize(frames[0], (SIZE.width + 24, SIZE.height))
+    f0, f1 = base[:, 24:].copy(), base[:, 12:-12].copy()             # the camera pans by 12 px
+    ref = _engine(model_dir).step(f1, _cs()).astype(int)
+    eng = _engine(model_dir, adaptive=True)
+    still = eng.step(f0, _cs()).copy().astype(int)
+    eng.governor.alternate = True
+    warped = eng.step(f1, _cs()).astype(int)
+    assert eng.info()["governor_state"]["counts"]["warp"] == 1
+    assert np.abs(warped - ref).mean() < np.abs(still - ref).mean()
+
+
+def test_openvino_matches_onnxruntime(model_dir, frames) -> None:
+    pytest.importorskip("openvino")
+    a, b = _engine(model_dir), _engine(model_dir, runtime="openvino")
+    assert b.info()["runtime"] == "openvino"
+    for f in frames[:2]:
+        assert np.abs(a.step(f, _cs()).astype(int) - b.step(f, _cs())).max() <= 1

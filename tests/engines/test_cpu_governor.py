@@ -1,0 +1,119 @@
+"""Governor decisions on synthetic frame times: the ladder, stepping down and up with hysteresis, alternate-frame
+mode, the static-scene filter, quality pins and the switches that turn adaptation off."""
+
+from __future__ import annotations
+
+import pytest
+
+from vcam.config import Size
+from vcam.engines.governor import Governor, InternalSize, ladder_for
+from vcam.ops.params import SCENE
+
+HD = Size(1280, 720)
+
+
+def _feed(g: Governor, ms: float, n: int, net_share: float = 0.6) -> int:
+    """Record n inferred frames of ``ms``; return how many times the internal size changed."""
+    return sum(g.record("infer", ms, ms * net_share) for _ in range(n))
+
+
+def test_ladders_scale_with_the_output_and_pad_to_multiples_of_4() -> None:
+    assert [s.size.height for s in ladder_for(HD)] == [144, 180, 216, 270, 360]
+    assert [s.size.width for s in ladder_for(HD)] == [256, 320, 384, 480, 640]
+    assert [s.padded.height for s in ladder_for(HD)] == [144, 180, 216, 272, 360]
+    assert [s.size.height for s in ladder_for(Size(1920, 1080))] == [216, 270, 324, 405, 540]
+    assert [s.size.height for s in ladder_for(Size(640, 360))] == [72, 90, 108, 135, 180]
+    odd = ladder_for(Size(853, 480))
+    assert [s.size.height for s in odd] == [96, 120, 144, 180, 240]
+    assert all(s.padded.width % 4 == 0 and s.padded.height % 4 == 0 for s in odd)
+    assert InternalSize.for_height(Size(40, 20), 10).size.height == 32     # never below the net's minimum
+    assert Governor(HD).internal.size == Size(320, 180)                     # default: a quarter of the height
+
+
+def test_steps_down_when_too_slow_then_alternates_at_the_bottom() -> None:
+    g = Governor(HD, target_fps=30)                  # budget 26.7 ms
+    assert _feed(g, 40, g.cooldown - 1) == 0         # nothing happens during the cooldown
+    assert _feed(g, 40, g.down_after + 1) == 1
+    assert g.internal.size.height == 144
+    assert not g.alternate
+    _feed(g, 40, g.cooldown + g.down_after + 1)
+    assert g.internal.size.height == 144 and g.alternate
+    # alternate mode: infer, warp, infer, warp...
+    actions = []
+    for _ in range(4):
+        a = g.decide(diff_since_infer=10.0, frames_since_infer=0 if not actions or actions[-1] == "infer" else 1)
+        actions.append(a)
+        g.record(a, 40 if a == "infer" else 5)
+    assert actions == ["warp", "infer", "warp", "infer"]
+    assert "alt" in g.summary() and g.state()["alternate"] is True
+
+
+def test_steps_up_only_after_a_long_stretch_with_room() -> None:
+    g = Governor(HD, target_fps=30)
+    assert _feed(g, 10, g.cooldown + g.up_after - 2) == 0
+    assert _feed(g, 10, 5) == 1
+    assert g.internal.size.height == 216
+    # Times near the budget at the next rung's predicted cost: stay.
+    g2 = Governor(HD, target_fps=30)
+    assert _feed(g2, 20, 200) == 0
+
+
+def test_a_rung_that_was_too_slow_is_not_retried_soon() -> None:
+    g = Governor(HD, target_fps=30)
+    _feed(g, 40, g.cooldown + g.down_after)          # 180 too slow -> 144
+    assert g.internal.size.height == 144
+    failed_at = g.cooldown + g.down_after
+    climbed_after = 0
+    while not g.record("infer", 8.0, 5.0):            # plenty of room, but 180 just failed
+        climbed_after += 1
+        assert climbed_after < 2000
+    assert g.internal.size.height == 180
+    assert failed_at + climbed_after >= 10 * g.target_fps  # it waited ~10 s of frames before retrying
+
+
+def test_alternate_mode_ends_when_frames_are_fast_again() -> None:
+    g = Governor(HD, target_fps=30)
+    g.rung = 0
+    _feed(g, 50, g.cooldown + g.down_after)
+    assert g.alternate
+    _feed(g, 10, g.cooldown + g.up_after + 1)
+    assert not g.alternate
+
+
+def test_static_scene_filter() -> None:
+    g = Governor(HD)
+    low, high = SCENE.static_diff / 2, SCENE.static_diff * 5
+    assert g.decide(None, 0) == "infer"                                   # nothing to reuse yet
+    assert g.decide(low, 1) == "reuse"
+    assert g.decide(high, 1) == "infer"
+    assert g.decide(low, SCENE.max_reuse_frames) == "infer"              # refresh now and then
+    assert g.decide(low, 1, must_infer=True) == "infer"                  # reset, cut, style change
+    g.record("reuse", 3.0)
+    assert g.state()["counts"]["reuse"] == 1
+
+
+def test_adaptive_off_and_fixed_height_never_change() -> None:
+    off = Governor(HD, adaptive=False)
+    assert off.decide(0.0, 1) == "infer"
+    assert _feed(off, 100, 200) == 0 and off.internal.size.height == 180 and not off.alternate
+    fixed = Governor(HD, fixed_height=200)
+    assert fixed.internal.size == Size(356, 200) and fixed.internal.padded == Size(356, 200)
+    assert _feed(fixed, 100, 200) == 0 and not fixed.alternate
+    assert "fixed" in fixed.summary()
+
+
+@pytest.mark.parametrize("quality,height", [("low", 144), ("medium", 180), ("high", 360)])
+def test_quality_pins_a_rung(quality: str, height: int) -> None:
+    g = Governor(HD)
+    g.set_quality(quality)
+    assert g.internal.size.height == height
+    assert _feed(g, 100, 200) == 0 and not g.alternate
+    g.set_quality("auto")
+    _feed(g, 100, g.cooldown + g.down_after + 1)
+    assert g.internal.size.height < height or height == 144
+
+
+def test_output_size_change_rebuilds_the_ladder() -> None:
+    g = Governor(HD)
+    g.set_output(Size(1920, 1080))
+    assert g.internal.size == Size(480, 270) and g.internal.padded == Size(480, 272)

@@ -1,0 +1,129 @@
+"""ONNX export: one checked file with the documented I/O, the manifest updated with its hash, and parity with
+torch on real frames, including a second step that carries the recurrent state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from safetensors.torch import save_file  # noqa: E402
+
+from vcam.errors import ModelError  # noqa: E402
+from vcam.model.export import INPUTS, OUTPUTS, export_model, export_onnx, load_stylenet  # noqa: E402
+from vcam.model.network import STATE_CHANNELS, StyleNet  # noqa: E402
+from vcam.ops.preprocess import to_blob  # noqa: E402
+from vcam.styles import load_manifest, sha256_file, verify_onnx, write_manifest  # noqa: E402
+
+STYLES = ["ink", "fire", "sea"]
+
+
+def make_weights(directory: Path, seed: int = 0) -> Path:
+    """A random StyleNet whose styles really differ (the default init makes every style identical)."""
+    torch.manual_seed(seed)
+    net = StyleNet(len(STYLES))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith(".gamma"):
+                p.copy_(1 + 0.5 * torch.randn_like(p))
+            elif name.endswith(".beta"):
+                p.copy_(0.5 * torch.randn_like(p))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "vcam.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path),
+              metadata={"styles": json.dumps(STYLES)})
+    write_manifest(directory, {"styles": STYLES, "onnx": "vcam.onnx", "onnx_sha256": "", "weights": path.name,
+                               "state_channels": STATE_CHANNELS, "size_multiple": 4, "training": {"iterations": 1}})
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Small tensors: one thread is as fast and never stalls in OpenMP barriers on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[Path, Path]:
+    src = make_weights(tmp_path_factory.mktemp("weights"))
+    out = tmp_path_factory.mktemp("model")
+    return src, export_onnx(src, out)
+
+
+def _frames(shared_data: Path) -> list[np.ndarray]:
+    """Two consecutive clip frames (176x144) and a photo at 320x180."""
+    cap = cv2.VideoCapture(str(shared_data / "video" / "carphone.mp4"))
+    clip = [cap.read()[1] for _ in range(2)]
+    cap.release()
+    photo = cv2.imread(str(shared_data / "content" / "china.jpg"))
+    assert all(f is not None for f in clip) and photo is not None
+    return clip + [cv2.resize(photo, (320, 180), interpolation=cv2.INTER_AREA)]
+
+
+def test_export_writes_one_checked_file_and_the_manifest(exported) -> None:
+    src, path = exported
+    assert path.name == "vcam.onnx" and path.is_file()
+    assert not list(path.parent.glob("*.data"))                          # single file, no external weights
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version == 17
+    assert [i.name for i in model.graph.input] == list(INPUTS)
+    assert [o.name for o in model.graph.output] == list(OUTPUTS)
+    dims = [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[2] and dims[3]                                            # dynamic H and W
+    man = load_manifest(path.parent)
+    assert man.styles == tuple(STYLES)
+    assert man.onnx == "vcam.onnx" and man.onnx_sha256 == sha256_file(path)
+    assert verify_onnx(man) == path
+    assert man.extra["training"] == {"iterations": 1}                      # the template's record is kept
+    assert (path.parent / "vcam.safetensors").is_file()
+
+
+def test_parity_with_torch_on_real_frames_and_carried_state(exported, shared_data) -> None:
+    src, path = exported
+    net, names = load_stylenet(src)
+    assert names == STYLES
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    style = np.array([[0.2, 0.5, 0.3]], np.float32)
+    clip0, clip1, photo = _frames(shared_data)
+    for seq in ([clip0, clip1], [photo, photo[:, ::-1].copy()]):
+        h, w = seq[0].shape[:2]
+        state_t = torch.zeros(1, STATE_CHANNELS, h // 4, w // 4)
+        state_o = state_t.numpy().copy()
+        for k, frame in enumerate(seq):
+            x = to_blob(frame)
+            keep = np.full((1, 1), float(k > 0), np.float32)
+            with torch.no_grad():
+                ref, state_t = net(torch.from_numpy(x), state_t, torch.from_numpy(keep), torch.from_numpy(style))
+            got, state_o = sess.run(None, {"image": x, "state": state_o, "keep": keep, "style": style})
+            assert np.abs(got - ref.numpy()).max() <= 1e-4
+            assert np.abs(state_o - state_t.numpy()).max() <= 1e-4
+        assert np.abs(got - sess.run(None, {"image": x, "state": state_o * 0, "keep": keep * 0,
+                                            "style": style})[0]).max() > 1e-3   # the carried state mattered
+
+
+def test_export_model_uses_the_manifest_and_reexports_in_place(tmp_path) -> None:
+    src = make_weights(tmp_path / "m", seed=1)
+    path = export_model(src.parent)
+    assert path == src.parent / "vcam.onnx"
+    first = sha256_file(path)
+    assert load_manifest(src.parent).onnx_sha256 == first
+
+
+def test_bad_weights_raise_model_error(tmp_path) -> None:
+    with pytest.raises(ModelError, match="No weights"):
+        load_stylenet(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelError, match="bad.safetensors"):
+        load_stylenet(bad)

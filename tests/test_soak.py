@@ -1,0 +1,31 @@
+"""Smoke test of the soak benchmark: a few seconds of pattern -> engine -> null, and a coherent report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_soak_smoke(tmp_path):
+    out = tmp_path / "soak.json"
+    p = subprocess.run([sys.executable, str(REPO / "benchmarks" / "soak.py"), "--minutes", "0.1", "--size",
+                        "160x96", "--fps", "20", "--json", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "RSS: start" in p.stdout and "stalls >" in p.stdout
+    res = json.loads(out.read_text())
+    assert res["frames"] > 10 and 4.0 < res["seconds"] < 60
+    assert sum(m["frames"] for m in res["per_minute"]) == res["frames"]
+    rss = res["rss_mb"]
+    assert 0 < rss["start"] <= rss["max"] and 0 < rss["end"] <= rss["max"]
+    assert res["interval_ms"]["p50"] <= res["interval_ms"]["p99"] <= res["interval_ms"]["max"]
+    # every gap over the threshold is listed, and only those
+    assert (res["interval_ms"]["max"] > res["stall_threshold_ms"]) == bool(res["stalls"])
+    assert all(s["gap_ms"] > res["stall_threshold_ms"] for s in res["stalls"])

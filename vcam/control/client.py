@@ -1,0 +1,106 @@
+"""Talk to a running vcam's control endpoint (server.py) over HTTP on 127.0.0.1.
+
+The port: the one given, else the one the running vcam recorded in its runtime file (paths.control_file()),
+else the default. System proxy settings are ignored: this traffic never leaves the machine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+
+from vcam.control.paths import control_file, read_control_file
+from vcam.control.server import CUSTOM_HEADER, DEFAULT_PORT, LOOPBACK
+from vcam.errors import VcamError
+
+
+def find_port(port: int | None = None) -> tuple[int, str]:
+    """The port to use and where it came from ('--port', the runtime file, 'default')."""
+    if port is not None:
+        return port, "--port"
+    info = read_control_file()
+    if info:
+        return int(info["port"]), str(control_file())
+    return DEFAULT_PORT, "default"
+
+
+class ControlClient:
+    def __init__(self, port: int | None = None, timeout: float = 3.0) -> None:
+        self.port, self.port_source = find_port(port)
+        self.timeout = timeout
+        self.base = f"http://{LOOPBACK}:{self.port}"
+        # An empty ProxyHandler: an http_proxy in the environment must not swallow loopback requests.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def request(self, method: str, route: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(self.base + route, data=data, method=method)
+        if method == "POST":
+            req.add_header("Content-Type", "application/json")
+            req.add_header(CUSTOM_HEADER, "1")
+            if data is None:
+                req.data = b"{}"
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                return self._decode(resp.read())
+        except urllib.error.HTTPError as exc:
+            payload = self._decode(exc.read(), strict=False)
+            msg = payload.get("error") or f"HTTP {exc.code} from {self.base}{route}."
+            raise VcamError(str(msg), payload.get("hint")) from exc
+        except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
+            raise self._not_running(exc) from exc
+
+    def _decode(self, raw: bytes, strict: bool = True) -> dict:
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            if not strict:
+                return {}
+            raise VcamError(f"{self.base} answered something that is not vcam's JSON.",
+                            "Another program may use that port; pass the vcam port with --port.") from exc
+        if not isinstance(payload, dict):
+            if strict:
+                raise VcamError(f"{self.base} answered something that is not vcam's JSON.")
+            return {}
+        return payload
+
+    def _not_running(self, exc: Exception) -> VcamError:
+        reason = getattr(exc, "reason", exc)
+        where = {"--port": "the port you gave", "default": "the default port"}.get(
+            self.port_source, f"the port recorded in {self.port_source}")
+        return VcamError(f"No running vcam answers on {self.base} ({where}): {reason}.",
+                         "Start `vcam run` with its control endpoint on (--control-port), or pass the port "
+                         "it printed with --port.")
+
+    # -- the API ------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        return self.request("GET", "/status")
+
+    def style(self, name: str) -> dict:
+        return self.request("POST", "/style", {"name": name})
+
+    def blend(self, weights: dict[str, float]) -> dict:
+        return self.request("POST", "/blend", {"weights": weights})
+
+    def strength(self, value: float) -> dict:
+        return self.request("POST", "/strength", {"value": value})
+
+    def pause(self) -> dict:
+        return self.request("POST", "/pause")
+
+    def resume(self) -> dict:
+        return self.request("POST", "/resume")
+
+    def reset(self) -> dict:
+        return self.request("POST", "/reset")
+
+    def quality(self, mode: str) -> dict:
+        return self.request("POST", "/quality", {"mode": mode})
+
+    def preset_save(self, name: str) -> dict:
+        return self.request("POST", "/preset/save", {"name": name})
+
+    def preset_load(self, name: str) -> dict:
+        return self.request("POST", "/preset/load", {"name": name})

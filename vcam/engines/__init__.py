@@ -1,0 +1,51 @@
+"""Engines behind one protocol: passthrough, cpu (ONNX on a CPU runtime), tensorrt (NVIDIA)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vcam.config import RunConfig
+from vcam.engines.base import Engine
+from vcam.engines.passthrough import PassthroughEngine
+from vcam.errors import VcamError
+from vcam.styles import Manifest
+
+ENGINE_KINDS = ("auto", "cpu", "tensorrt", "passthrough")
+
+
+def create_engine(cfg: RunConfig, manifest: Manifest | None, say: Callable[[str], None] = print) -> Engine:
+    """The engine cfg asks for; "auto" takes TensorRT when a usable GPU is found, else the CPU engine.
+
+    Any GPU failure falls back to the CPU engine with one message: a call must never fail because a driver did.
+    """
+    if cfg.engine not in ENGINE_KINDS:
+        raise VcamError(f"Unknown engine {cfg.engine!r}.", "Choose one of: " + ", ".join(ENGINE_KINDS))
+    if cfg.engine == "passthrough" or manifest is None:
+        return PassthroughEngine()
+    if cfg.engine in ("auto", "tensorrt"):
+        engine = _try_gpu(cfg, manifest, say)
+        if engine is not None:
+            return engine
+    from vcam.engines.cpu import CpuEngine
+
+    return CpuEngine(manifest, cfg)
+
+
+def _try_gpu(cfg: RunConfig, manifest: Manifest, say: Callable[[str], None]) -> Engine | None:
+    try:
+        from vcam.engines.gpu_probe import probe
+        from vcam.engines.tensorrt import create_gpu_engine, select_engine_kind
+    except ImportError as exc:  # the GPU modules are optional
+        if cfg.engine == "tensorrt":
+            say(f"TensorRT engine unavailable ({exc}); using the CPU engine.")
+        return None
+    kind, message = select_engine_kind(cfg, probe())
+    if kind != "tensorrt":
+        if message and cfg.engine == "tensorrt":
+            say(message)
+        return None
+    try:
+        return create_gpu_engine(manifest, cfg)
+    except Exception as exc:  # noqa: BLE001 - any GPU failure must fall back, with the reason
+        say(f"TensorRT engine failed ({exc}); falling back to the CPU engine.")
+        return None

@@ -1,0 +1,266 @@
+"""The CPU engine: the exported network on ONNX Runtime or OpenVINO at a reduced internal resolution, then
+fast-guided-filter upsampling and the strength blend at the output size (vcam.ops), with the recurrent state
+carried between frames and the governor (vcam.engines.governor) holding the frame rate.
+
+Per frame: downscale + convert (pre), the network or a cheaper stand-in the governor picked (infer: run it; reuse:
+the scene is static; warp: alternate frames, warp the last output with DIS flow), guided upsampling into one reused
+output buffer (post). The state resets (keep = 0) on the first frame, after a size change, on a scene cut (a large
+change of a tiny thumbnail) and when the user asks (reset_token).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam.config import RunConfig, Size
+from vcam.control.state import ControlState
+from vcam.engines.cpu_runtime import (
+    RUNTIMES,
+    Runner,
+    RunnerPicker,
+    available_runtimes,
+    open_runner,
+    probe,
+    requested_runtime,
+)
+from vcam.engines.governor import Governor, InternalSize
+from vcam.errors import ModelError, VcamError
+from vcam.frames import to_bgr
+from vcam.ops.guided import GuidedUpsampler
+from vcam.ops.params import SCENE
+from vcam.ops.preprocess import Preprocessor
+from vcam.styles import Manifest, verify_onnx
+
+_STYLE_CACHE_MAX = 256
+
+
+def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
+
+
+class CpuEngine:
+    name = "cpu"
+
+    def __init__(self, manifest: Manifest, cfg: RunConfig, runtime: str | None = None) -> None:
+        self.manifest = manifest
+        self.styles = manifest.styles
+        self.path: Path = verify_onnx(manifest)
+        self.cfg = cfg
+        self.timings: dict[str, float] = {"pre": 0.0, "infer": 0.0, "post": 0.0}
+        self.governor = Governor(cfg.size, cfg.fps, adaptive=cfg.adaptive, fixed_height=cfg.internal_height)
+        self._style_cache: dict[tuple, np.ndarray] = {}
+        self._keep = np.zeros((1, 1), np.float32)
+        self._reset_token: int | None = None
+        self._size: Size | None = None
+        self._internal: InternalSize | None = None
+        self._dis = None
+        self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads)
+        self._configure(cfg.size)
+
+    # -- runtime and thread choice --------------------------------------------------------------------------
+    def _open_runners(self, runtime: str, threads: int) -> RunnerPicker:
+        if runtime not in ("auto", *RUNTIMES):
+            raise VcamError(f"Unknown CPU runtime {runtime!r}.", "Choose one of: auto, " + ", ".join(RUNTIMES))
+        runtimes = available_runtimes() if runtime == "auto" else [runtime]
+        cores = os.cpu_count() or 1
+        counts = [threads] if threads > 0 else ([1, 2] if cores >= 2 else [1])
+        runners: list[Runner] = []
+        for rt in runtimes:
+            for n in counts:
+                try:
+                    runners.append(open_runner(rt, self.path, n))
+                except ModelError:
+                    for r in runners:
+                        r.close()
+                    raise
+                except VcamError:
+                    if runtime != "auto":
+                        raise
+        if len(runners) > 1:
+            times = self._probe(runners)
+            best_rt = runners[int(np.argmin(times))].runtime
+            self.probe_ms = {f"{r.runtime}/{r.threads}t": round(t, 2) for r, t in zip(runners, times, strict=True)}
+            keep = [r for r in runners if r.runtime == best_rt]
+            for r in runners:
+                if r not in keep:
+                    r.close()
+            picker = RunnerPicker(keep)
+            picker.choose([t for r, t in zip(runners, times, strict=True) if r.runtime == best_rt])
+            return picker
+        self.probe_ms = {}
+        return RunnerPicker(runners)
+
+    def _probe(self, runners: list[Runner]) -> list[float]:
+        """Time the candidates on a synthetic frame at the default internal size (interleaved rounds)."""
+        internal = self.governor.internal.padded
+        h, w = internal.height, internal.width
+        rng = np.random.default_rng(0)
+        img = rng.random((1, 3, h, w), dtype=np.float32)
+        state = np.zeros((1, self.manifest.state_channels, h // 4, w // 4), np.float32)
+        keep = np.zeros((1, 1), np.float32)
+        style = np.zeros((1, len(self.styles)), np.float32)
+        style[0, 0] = 1.0
+        out = np.empty((1, 3, h, w), np.float32)
+        new_state = np.empty_like(state)
+        return probe(runners, lambda r: r.run(img, state, keep, style, out, new_state))
+
+    # -- buffers for a frame size / internal size ------------------------------------------------------------
+    def _configure(self, size: Size) -> None:
+        self._size = size
+        self.governor.set_output(size)
+        self._out = np.empty((size.height, size.width, 3), np.uint8)
+        self._internal = None
+        self._configure_internal()
+
+    def _configure_internal(self) -> None:
+        internal = self.governor.internal
+        if internal == self._internal:
+            return
+        old = getattr(self, "_up", None)
+        if old is not None:
+            old.close()
+        self._internal = internal
+        pw, ph = internal.padded.width, internal.padded.height
+        w, h = internal.size.width, internal.size.height
+        self._pre = Preprocessor(self._size, internal.size, internal.padded)
+        self._up = GuidedUpsampler(internal.size, self._size, threads=self.picker.runner.threads)
+        c = self.manifest.state_channels
+        self._states = [np.zeros((1, c, ph // 4, pw // 4), np.float32) for _ in range(2)]
+        self._cur = 0
+        self._stylized = np.zeros((1, 3, ph, pw), np.float32)
+        self._warped = np.zeros((3, h, w), np.float32)
+        self._infer_gray = np.zeros((h, w), np.uint8)
+        self._infer_thumb = np.zeros_like(self._pre.thumb)
+        self._prev_thumb = np.zeros_like(self._pre.thumb)
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        self._grid = (gx, gy)
+        self._map = (np.empty((h, w), np.float32), np.empty((h, w), np.float32))
+        self._flow = np.zeros((h, w, 2), np.float32)
+        self._have_output = False
+        self._have_prev = False
+        self._frames_since_infer = 0
+        self._last_style: np.ndarray | None = None
+        self._keep[0, 0] = 0.0
+
+    # -- controls -> inputs ----------------------------------------------------------------------------------
+    def style_vector(self, weights: dict[str, float]) -> np.ndarray:
+        """The (1, S) style input for a blend, in the manifest's order (cached: most frames repeat the last)."""
+        key = tuple(sorted(weights.items()))
+        vec = self._style_cache.get(key)
+        if vec is None:
+            unknown = [n for n in weights if n not in self.styles]
+            if unknown:
+                raise VcamError(f"Unknown style {', '.join(map(repr, unknown))}.",
+                                "Installed styles: " + ", ".join(self.styles))
+            vec = np.array([[weights.get(s, 0.0) for s in self.styles]], np.float32)
+            total = float(vec.sum())
+            if total <= 0:
+                raise VcamError("A style blend needs at least one positive weight.")
+            vec /= total
+            if len(self._style_cache) >= _STYLE_CACHE_MAX:   # eased transitions make many one-off blends
+                self._style_cache.clear()
+            self._style_cache[key] = vec
+        return vec
+
+    def reset(self) -> None:
+        self._keep[0, 0] = 0.0
+        self._have_output = False
+
+    # -- the frame ------------------------------------------------------------------------------------------
+    def step(self, image: np.ndarray, controls: ControlState) -> np.ndarray:
+        if controls.paused or not controls.weights:
+            self.timings = {"pre": 0.0, "infer": 0.0, "post": 0.0}
+            return image
+        t0 = time.perf_counter()
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            image = to_bgr(image)   # gray, BGRA, 16-bit: converted (unsupported layouts raise VcamError)
+        size = Size(image.shape[1], image.shape[0])
+        if size != self._size:
+            self._configure(size)
+        self.governor.set_quality(controls.quality)
+        self._configure_internal()
+        if controls.reset_token != self._reset_token:
+            if self._reset_token is not None:
+                self.reset()
+            self._reset_token = controls.reset_token
+        style = self.style_vector(controls.weights)
+
+        pre = self._pre
+        blob = pre(image)
+        cut = self._have_prev and _thumb_diff(pre.thumb, self._prev_thumb) > SCENE.scene_cut_diff
+        np.copyto(self._prev_thumb, pre.thumb)
+        self._have_prev = True
+        if cut:
+            self.reset()
+        style_changed = self._last_style is None or not np.array_equal(style, self._last_style)
+        diff = _thumb_diff(pre.thumb, self._infer_thumb) if self._have_output else None
+        action = self.governor.decide(diff, self._frames_since_infer,
+                                      must_infer=not self._have_output or style_changed)
+        t1 = time.perf_counter()
+
+        src = self._stylized
+        if action == "infer":
+            self._infer(blob, style)
+        elif action == "warp":
+            src = self._warp(pre.gray_small)
+            self._frames_since_infer += 1
+        else:
+            self._frames_since_infer += 1
+        t2 = time.perf_counter()
+        self._up(src, pre.guide, image, controls.strength, out=self._out)
+        t3 = time.perf_counter()
+        self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000}
+        self.governor.record(action, (t3 - t0) * 1000, (t2 - t1) * 1000)
+        return self._out
+
+    def _infer(self, blob: np.ndarray, style: np.ndarray) -> None:
+        picker = self.picker
+        idx = picker.next()
+        runner = picker.runners[idx]
+        s_in, s_out = self._states[self._cur], self._states[1 - self._cur]
+        t0 = time.perf_counter()
+        runner.run(blob, s_in, self._keep, style, self._stylized, s_out)
+        picker.report(idx, (time.perf_counter() - t0) * 1000)
+        if self._up.threads != picker.runner.threads:
+            self._up.set_threads(picker.runner.threads)
+        self._cur = 1 - self._cur
+        self._keep[0, 0] = 1.0
+        self._last_style = style
+        self._have_output = True
+        self._frames_since_infer = 0
+        np.copyto(self._infer_thumb, self._pre.thumb)
+        np.copyto(self._infer_gray, self._pre.gray_small)
+
+    def _warp(self, gray: np.ndarray) -> np.ndarray:
+        """The last network output moved to the current frame with DIS flow (current -> last inferred)."""
+        if self._dis is None:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        flow = self._dis.calc(gray, self._infer_gray, self._flow)
+        gx, gy = self._grid
+        mx, my = self._map
+        np.add(gx, flow[:, :, 0], out=mx)
+        np.add(gy, flow[:, :, 1], out=my)
+        h, w = gray.shape
+        for c in range(3):
+            cv2.remap(self._stylized[0, c, :h, :w], mx, my, cv2.INTER_LINEAR, dst=self._warped[c],
+                      borderMode=cv2.BORDER_REPLICATE)
+        return self._warped
+
+    # -- reporting ------------------------------------------------------------------------------------------
+    def info(self) -> dict:
+        r = self.picker.runner
+        internal = self._internal or self.governor.internal
+        return {"engine": self.name, "runtime": r.runtime, "threads": r.threads,
+                "internal_size": str(internal.size), "network_size": str(internal.padded),
+                "governor": self.governor.summary(), "governor_state": self.governor.state(),
+                "probe_ms": self.probe_ms, "styles": list(self.styles), "model": self.path.name}
+
+    def close(self) -> None:
+        if getattr(self, "_up", None) is not None:
+            self._up.close()
+        self.picker.close()

@@ -1,0 +1,228 @@
+"""Adaptive quality: hold the target frame rate by choosing the network's internal resolution, and save CPU when
+the scene is static.
+
+Per frame the engine asks ``decide()`` what to do and reports the measured step time with ``record()``:
+- ``infer``: run the network at ``internal`` (the current rung of a ladder of internal heights);
+- ``reuse``: the low-res frame barely changed since the last inference: reuse that network output (the guided
+  filter still applies it to the new camera frame, so camera noise and small motion stay live);
+- ``warp``: even the lowest rung is too slow: stylize every other frame and, in between, warp the last network
+  output with DIS optical flow at low resolution.
+
+Rung changes use hysteresis: step down after a few frames over budget, step up only after a long stretch with room
+to spare at the next rung (predicted from the measured inference time and the pixel ratio), and a rung that was
+too slow is not retried for a while (longer each time it fails again).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from vcam.config import Size
+from vcam.ops.params import DEFAULT_RUNG, LADDER_720, SCENE, SIZE_MULTIPLE
+
+MIN_INTERNAL = 32         # the network's dilated blocks need at least 8 rows/cols at 1/4 resolution
+QUALITY_RUNG = {"low": 0, "medium": DEFAULT_RUNG, "high": len(LADDER_720) - 1}
+
+
+def _round_to(v: float, m: int) -> int:
+    return max(m, int(round(v / m)) * m)
+
+
+@dataclass(frozen=True)
+class InternalSize:
+    """The network input size for one rung: ``size`` the frame is downscaled to, ``padded`` what the net runs at
+    (``size`` rounded up to multiples of 4, filled by edge reflection; the output is cropped back to ``size``)."""
+
+    size: Size
+    padded: Size
+
+    @classmethod
+    def for_height(cls, output: Size, height: int) -> InternalSize:
+        h = max(MIN_INTERNAL, int(height))
+        w = max(MIN_INTERNAL, int(round(h * output.width / output.height)))
+        pad = lambda v: int(math.ceil(v / SIZE_MULTIPLE)) * SIZE_MULTIPLE  # noqa: E731
+        return cls(Size(w, h), Size(pad(w), pad(h)))
+
+
+def ladder_for(output: Size) -> list[InternalSize]:
+    """The 720p ladder (144..360) as height ratios, applied to ``output``: exact ratios such as 4 or 10/3 let the
+    guided filter run in cache-sized bands, so heights are H / ratio when that is a whole number."""
+    sizes: list[InternalSize] = []
+    for h720 in LADDER_720:
+        r = Fraction(720, h720)
+        exact = Fraction(output.height) / r
+        h = int(exact) if exact.denominator == 1 else int(round(float(exact)))
+        h = min(h, max(MIN_INTERNAL, output.height))
+        s = InternalSize.for_height(output, h)
+        if not sizes or s.size != sizes[-1].size:
+            sizes.append(s)
+    return sizes
+
+
+def default_internal(output: Size) -> InternalSize:
+    lad = ladder_for(output)
+    return lad[min(DEFAULT_RUNG, len(lad) - 1)]
+
+
+class Governor:
+    """Chooses the internal size and the per-frame action from measured step times (milliseconds)."""
+
+    def __init__(self, output: Size, target_fps: float = 30.0, adaptive: bool = True,
+                 fixed_height: int | None = None, budget_fraction: float = 0.8,
+                 down_after: int = 6, up_after: int = 45, cooldown: int = 15) -> None:
+        self.target_fps = float(target_fps) if target_fps > 0 else 30.0
+        self.adaptive = adaptive
+        self.fixed_height = fixed_height
+        # The engine gets this share of a frame; capture conversion and the sinks need the rest.
+        self.budget_ms = 1000.0 / self.target_fps * budget_fraction
+        self.down_after, self.up_after, self.cooldown = down_after, up_after, cooldown
+        self.quality = "auto"
+        self.output = output
+        self._reset_for(output)
+
+    # -- configuration ---------------------------------------------------------------------------------------
+    def _reset_for(self, output: Size) -> None:
+        self.output = output
+        if self.fixed_height:
+            self.ladder = [InternalSize.for_height(output, self.fixed_height)]
+        else:
+            self.ladder = ladder_for(output)
+        self.rung = min(DEFAULT_RUNG, len(self.ladder) - 1)
+        if self.quality in QUALITY_RUNG and not self.fixed_height:
+            self.rung = min(QUALITY_RUNG[self.quality], len(self.ladder) - 1)
+        self.alternate = False
+        self._ema_infer: float | None = None   # full step time on frames that ran the network
+        self._ema_net: float | None = None     # the network alone on those frames
+        self._ema_cheap: float | None = None   # step time on reuse/warp frames
+        self._over = self._under = 0
+        self._since_change = 0
+        self._frame = 0
+        self._blocked_until: dict[int, int] = {}
+        self._fail_count: dict[int, int] = {}
+        self._last_action = "infer"
+        self.counts = {"infer": 0, "reuse": 0, "warp": 0}
+        self.changes = 0
+
+    def set_output(self, output: Size) -> None:
+        if output != self.output:
+            self._reset_for(output)
+
+    def set_quality(self, quality: str) -> None:
+        """'auto' adapts; 'low' / 'medium' / 'high' pin the lowest, default or highest rung."""
+        if quality == self.quality:
+            return
+        self.quality = quality
+        if quality in QUALITY_RUNG and not self.fixed_height:
+            self._move_to(min(QUALITY_RUNG[quality], len(self.ladder) - 1))
+            self.alternate = False
+
+    @property
+    def internal(self) -> InternalSize:
+        return self.ladder[self.rung]
+
+    @property
+    def adapting(self) -> bool:
+        return self.adaptive and self.quality == "auto" and not self.fixed_height
+
+    # -- per frame -------------------------------------------------------------------------------------------
+    def decide(self, diff_since_infer: float | None, frames_since_infer: int, must_infer: bool = False) -> str:
+        """'infer', 'reuse' or 'warp' for this frame. ``diff_since_infer`` is the thumbnail mean absolute
+        difference to the last inferred frame (None when there is none); ``must_infer`` after a reset, a cut,
+        a size or style change."""
+        if must_infer or diff_since_infer is None or not self.adaptive:
+            return "infer"
+        if diff_since_infer < SCENE.static_diff and frames_since_infer < SCENE.max_reuse_frames:
+            return "reuse"
+        if self.alternate and self._last_action == "infer" and frames_since_infer < 2:
+            return "warp"
+        return "infer"
+
+    def record(self, action: str, step_ms: float, net_ms: float = 0.0) -> bool:
+        """Feed the measured time of the step just done; True when the internal size changed."""
+        self._frame += 1
+        self._since_change += 1
+        self._last_action = action
+        self.counts[action] = self.counts.get(action, 0) + 1
+        if action == "infer":
+            self._ema_infer = _ema(self._ema_infer, step_ms)
+            self._ema_net = _ema(self._ema_net, net_ms)
+        else:
+            self._ema_cheap = _ema(self._ema_cheap, step_ms)
+            return False
+        if not self.adapting or self._since_change < self.cooldown:
+            return False
+        t = self._ema_infer
+        if t > self.budget_ms:
+            self._over += 1
+            self._under = 0
+            if self._over >= self.down_after:
+                return self._step_down()
+            return False
+        self._over = 0
+        if self.alternate:
+            if t < 0.9 * self.budget_ms:
+                self._under += 1
+                if self._under >= self.up_after:
+                    self.alternate = False
+                    self._under = 0
+                    self._since_change = 0
+            return False
+        if self.rung + 1 < len(self.ladder) and self._blocked_until.get(self.rung + 1, -1) < self._frame:
+            ratio = _pixels(self.ladder[self.rung + 1]) / _pixels(self.internal)
+            predicted = t + (self._ema_net or 0.0) * (ratio - 1.0)
+            if predicted < 0.85 * self.budget_ms:
+                self._under += 1
+                if self._under >= self.up_after:
+                    return self._move_to(self.rung + 1)
+                return False
+        self._under = 0
+        return False
+
+    def _step_down(self) -> bool:
+        failed = self.rung
+        n = self._fail_count.get(failed, 0) + 1
+        self._fail_count[failed] = n
+        # Do not climb back into a rung that was too slow for ~10 s, doubling each time it fails again.
+        self._blocked_until[failed] = self._frame + int(10 * self.target_fps) * 2 ** min(n - 1, 4)
+        if self.rung > 0:
+            return self._move_to(self.rung - 1)
+        if not self.alternate:
+            self.alternate = True
+            self._since_change = 0
+            self._over = 0
+        return False
+
+    def _move_to(self, rung: int) -> bool:
+        changed = rung != self.rung
+        self.rung = rung
+        self._over = self._under = 0
+        self._since_change = 0
+        self._ema_infer = self._ema_net = None
+        if changed:
+            self.changes += 1
+        return changed
+
+    # -- reporting -------------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """One short line for the HUD, e.g. '180p auto', '144p alt', '270p high'."""
+        mode = "fixed" if self.fixed_height else (self.quality if self.adaptive else "off")
+        if self.alternate:
+            mode += " alt"
+        return f"{self.internal.size.height}p {mode}"
+
+    def state(self) -> dict:
+        return {"internal": str(self.internal.size), "rung": self.rung,
+                "ladder": [s.size.height for s in self.ladder], "adaptive": self.adaptive,
+                "quality": self.quality, "alternate": self.alternate, "budget_ms": round(self.budget_ms, 2),
+                "frame_ms": None if self._ema_infer is None else round(self._ema_infer, 2),
+                "counts": dict(self.counts), "changes": self.changes}
+
+
+def _ema(prev: float | None, v: float, alpha: float = 0.25) -> float:
+    return v if prev is None else prev + alpha * (v - prev)
+
+
+def _pixels(s: InternalSize) -> int:
+    return s.padded.width * s.padded.height

@@ -1,0 +1,176 @@
+"""Assembles a run from a RunConfig: model, controls, engine, sinks, feed, control inputs; then runs the
+pipeline and always releases the camera and the device, whatever stops it (end, --frames, Ctrl-C, SIGTERM)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from vcam.capture import open_feed
+from vcam.capture.ondemand import OnDemandFeed
+from vcam.config import RunConfig
+from vcam.control.state import Controls
+from vcam.engines import create_engine
+from vcam.errors import ModelError, VcamError
+from vcam.pipeline import Pipeline
+from vcam.sinks import close_sinks, open_sinks
+from vcam.stats import PipelineStats
+from vcam.styles import Manifest, load_manifest, parse_style_spec, resolve_blend
+
+Say = Callable[[str], None]
+
+
+def installed_styles(cfg: RunConfig) -> Manifest | None:
+    """The model manifest, or None when no model is installed and the run needs none."""
+    try:
+        return load_manifest(cfg.model_dir)
+    except ModelError:
+        if parse_style_spec(cfg.style) or cfg.engine not in ("passthrough", "auto"):
+            raise
+        return None
+
+
+def prepare(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, Controls]:
+    """Validate what the user asked for before anything is opened."""
+    if cfg.size.is_even is False and any(o == "virtual" for o in cfg.outputs):
+        even = cfg.size.even()
+        say(f"Note: virtual cameras need even sizes (I420); using {even} instead of {cfg.size}.")
+        cfg = replace(cfg, size=even)
+    if cfg.frames is not None and cfg.frames < 1:
+        raise VcamError("--frames must be at least 1.")
+    if cfg.fps <= 0 or cfg.fps > 240:
+        raise VcamError(f"--fps {cfg.fps} is out of range (1-240).")
+    manifest = installed_styles(cfg)
+    blend = parse_style_spec(cfg.style)
+    styles = manifest.styles if manifest else ()
+    if blend:
+        resolve_blend(blend, styles)  # unknown names -> an error listing the real ones
+    controls = Controls(styles, blend, strength=cfg.strength, transition_s=cfg.transition_s)
+    if cfg.preset:
+        from vcam.control.presets import apply_preset
+
+        apply_preset(controls, cfg.preset, ease=False)
+    return cfg, manifest, controls
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the loop cleanly so the finally-blocks release devices and write stats."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(cfg: RunConfig, say: Say = print) -> dict:
+    cfg, manifest, controls = prepare(cfg, say)
+    engine = create_engine(cfg, manifest, say)
+    stats = PipelineStats()
+    pipeline: Pipeline | None = None
+    extras: list = []
+
+    def request_stop() -> None:
+        if pipeline is not None:
+            pipeline.stop()
+
+    def on_key(key: int) -> None:
+        from vcam.control.keys import handle_key
+
+        if handle_key(key, controls) == "quit":
+            request_stop()
+
+    sinks: list = []
+    feed = None
+    try:
+        # Outputs first: a missing virtual camera should fail before the webcam light goes on.
+        sinks = open_sinks(cfg, on_key=on_key, on_close=request_stop)
+        watcher = _on_demand_watcher(cfg, sinks, extras, say)
+        if watcher is not None:
+            feed = OnDemandFeed(lambda: open_feed(cfg, start=False), wanted=lambda: watcher.active)
+        else:
+            feed = open_feed(cfg, start=False)
+        pipeline = Pipeline(feed, engine, sinks, controls, cfg.size, stats=stats, max_frames=cfg.frames)
+        extras += _start_control_inputs(cfg, controls, stats, engine, pipeline, watcher, say)
+        with _stop_on_signals(request_stop):
+            feed.start()
+            summary = pipeline.run()
+    finally:
+        for x in extras:
+            with contextlib.suppress(Exception):
+                x.stop()
+        if feed is not None:
+            feed.stop()
+        failures = close_sinks(sinks)
+        engine.close()
+        if cfg.stats_json is not None:
+            stats.extra.setdefault("engine", engine.info())
+            stats.write_json(cfg.stats_json)
+    if failures:
+        raise failures[0] if isinstance(failures[0], VcamError) else VcamError(f"Closing an output failed: "
+                                                                              f"{failures[0]}")
+    return summary
+
+
+def _on_demand_watcher(cfg: RunConfig, sinks: list, extras: list, say: Say):
+    if not cfg.on_demand:
+        return None
+    from vcam.control.ondemand import ReaderWatcher
+
+    device = next((getattr(s, "device", None) for s in sinks if getattr(s, "name", "") == "virtual"), None)
+    if not device:
+        raise VcamError("--on-demand needs a virtual camera output on Linux (--output virtual).")
+    watcher = ReaderWatcher(device, on_open=lambda: say("A reader opened the virtual camera: capturing."),
+                            on_close=lambda: say("No reader: the webcam is released until one opens it."))
+    watcher.start()
+    extras.append(watcher)
+    return watcher
+
+
+def _start_control_inputs(cfg: RunConfig, controls: Controls, stats: PipelineStats, engine, pipeline: Pipeline,
+                          watcher, say: Say) -> list:
+    """Terminal keys (when stdin is a terminal) and the localhost endpoint (when a port is given)."""
+    from vcam.control.keys import HELP_LINE
+    from vcam.control.terminal import TerminalKeys
+
+    started: list = []
+    if not cfg.quiet:
+        def on_action(action: str) -> None:
+            if action == "quit":
+                pipeline.stop()
+            elif action == "help":
+                say(HELP_LINE)
+
+        keys = TerminalKeys(controls, on_action=on_action, echo=say)
+        if keys.start():
+            started.append(keys)
+    if cfg.control_port is not None:
+        from vcam.control.server import DEFAULT_PORT, ControlServer
+
+        def live() -> dict:
+            return {"fps": round(stats.fps_now, 2), "latency_ms": round(stats.latency_now, 2),
+                    "frames": stats.frames, "dropped_frames": pipeline.feed.dropped, **engine.info()}
+
+        server = ControlServer(controls, port=cfg.control_port, stats=live,
+                               on_demand=(watcher.status if watcher is not None else None))
+        try:
+            port = server.start()
+        except VcamError:
+            if cfg.control_port != DEFAULT_PORT:
+                raise
+            # The default port is taken (another vcam?): take a free one; `vcam ctl` finds it via the runtime file.
+            server = ControlServer(controls, port=0, stats=live,
+                                   on_demand=(watcher.status if watcher is not None else None))
+            port = server.start()
+        say(f"Control endpoint on http://127.0.0.1:{port} (vcam ctl status)")
+        started.append(server)
+    return started
