@@ -138,23 +138,13 @@ class BaselineEngine:
 def pick_baseline_runtime(tmp: Path) -> tuple[str, Path, float]:
     """Export the TransformerNet, quantize a copy, and return the fastest (runtime label, onnx, ms @320x180)."""
     from johnson import export_johnson
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from vcam.model.export import quantize_int8
 
     fp32 = export_johnson(tmp / "johnson.onnx")
     frames = clip_frames((320, 180), 8) or pattern_frames((320, 180), 8)
     blobs = [Preprocessor(Size(320, 180), Size(320, 180))(f).copy() for f in frames]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter(blobs)
-
-        def get_next(self):
-            x = next(self.it, None)
-            return None if x is None else {"image": x}
-
-    int8 = tmp / "johnson_int8.onnx"
-    quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
+    int8 = quantize_int8(fp32, tmp / "johnson_int8.onnx", [{"image": x} for x in blobs])
     cands = [("onnxruntime fp32", fp32, _ImageOnlyOrt)]
     if "openvino" in available_runtimes():
         cands += [("openvino fp32", fp32, _ImageOnlyOv), ("openvino int8", int8, _ImageOnlyOv)]

@@ -32,6 +32,8 @@ from vcam.styles import MANIFEST, Manifest, load_manifest  # noqa: E402
 
 SHARED_DATA = ROOT / ".." / "shared" / "data"
 console = Console()
+if not console.is_terminal:   # logs and pipes: wide enough that the tables keep one line per row
+    console = Console(width=180)
 
 
 def machine() -> dict:

@@ -1,6 +1,6 @@
 """Contact sheet: held-out photos, a face and an animated frame through every style of the model, plus a blend.
 
-    python benchmarks/contact_sheet.py --out docs/contact_sheet.png [--model models] [--cell 224]
+    python benchmarks/contact_sheet.py --out docs/contact_sheet.png [--model models] [--cell 208]
         [--video out/styles.mp4 --video-clip carphone --video-frames 90]
 
 Rows: the three photos held out of training, a frame of carphone.mp4 (a face; the 176x144 clip is upscaled to the
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="PNG to write")
     ap.add_argument("--model", type=Path, default=None, help="model dir (default models/ if present, else runs/main)")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
-    ap.add_argument("--cell", type=int, default=224, help="cell width in pixels")
+    ap.add_argument("--cell", type=int, default=208, help="cell width in pixels")
     ap.add_argument("--max-mb", type=float, default=2.0, help="reduce colour depth until the PNG fits this size")
     ap.add_argument("--video", type=Path, default=None, help="also write an MP4 grid of every style over a clip")
     ap.add_argument("--video-clip", default="carphone", help="clip stem for --video")

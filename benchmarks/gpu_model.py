@@ -146,10 +146,10 @@ def kernel_work(out: Size, internal: Size, padded: Size, fmt: str = "i420") -> d
                     bytes=npx * 3 + npad * 3 * 2 + nlow * 4, launches=1,
                     detail={"halvings": plan.halvings, "final": plan.mode_name, "source_reads_per_pixel": taps}),
         # 3x3 window sums in double of I, I*I, p, I*p (exact, like OpenCV's double box filter) and A, b.
-        "guided_coeffs": Work(fp64=nlow * 9 * 8, fp32=nlow * (9 * 4 + 30), bytes=nlow * (4 + 12 + 24), launches=1),
-        "guided_smooth": Work(fp64=nlow * 9 * 6, fp32=nlow * 12, bytes=nlow * (24 + 24 + 12), launches=1),
+        "gf_coeffs": Work(fp64=nlow * 9 * 8, fp32=nlow * (9 * 4 + 30), bytes=nlow * (4 + 12 + 24), launches=1),
+        "gf_smooth": Work(fp64=nlow * 9 * 6, fp32=nlow * 12, bytes=nlow * (24 + 24), launches=1),
         # Per output pixel: bilinear A', b' (2 x 3 channels x 6 ops), gray, blend, round, YUV conversion.
-        "guided_apply": Work(fp32=npx * (36 + 8 + 9 + 20), fp64=npx * 4, bytes=npx * 3 + out_bytes + nlow * 24,
+        "gf_apply": Work(fp32=npx * (36 + 8 + 9 + 20), fp64=npx * 4, bytes=npx * 3 + out_bytes + nlow * 24,
                              launches=1),
         "download": Work(pcie=out_bytes, host=out_bytes, launches=1),
     }
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                    "stages": {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)
                                   for kk, vv in asdict(v).items()} for k, v in stages.items()},
                    "estimates": {}}
-            rows = []
+            per_gpu = {}
             for g in GPUS:
                 per = {k: v.time_ms(g) for k, v in stages.items()}
                 total = sum(per.values()) + GRAPH_LAUNCH_US / 1000
@@ -193,10 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                 cfg["estimates"][g.name] = {"stages_ms": {k: round(v, 4) for k, v in per.items()},
                                             "frame_ms": round(total, 3), "fps": round(1000 / total, 1),
                                             "gpu_busy_ms": round(gpu_only, 3)}
-                rows.append([g.name, *[per[k] for k in stages], total, 1000 / total])
+                per_gpu[g.name] = (per, total)
             result["configs"][label] = cfg
-            table(f"{label}: {out} output, network {internal.padded} - ESTIMATED ms per frame ({args.format})",
-                  ["GPU", *stages.keys(), "frame", "fps"], [[r[0], *[float(x) for x in r[1:]]] for r in rows])
+            rows = [[f"{k} (us)", *[1000 * per_gpu[g.name][0][k] for g in GPUS]] for k in stages]
+            rows.append(["frame (ms)", *[per_gpu[g.name][1] for g in GPUS]])
+            rows.append(["fps", *[1000 / per_gpu[g.name][1] for g in GPUS]])
+            table(f"{label}: {out} out, network {internal.padded}, {args.format} - ESTIMATES",
+                  ["stage", *[g.name for g in GPUS]], rows)
             work_rows = [[k, v.tensor / 1e9, (v.fp16 + v.fp32) / 1e9, v.fp64 / 1e9, v.bytes / 1e6, v.pcie / 1e6,
                           v.launches] for k, v in stages.items()]
             table(f"{label}: work per frame", ["stage", "tensor GFLOP", "CUDA-core GOP", "FP64 GOP", "device MB",

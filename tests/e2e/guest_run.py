@@ -16,6 +16,15 @@ import threading
 import time
 from pathlib import Path
 
+_PROGRESS: Path | None = None
+
+
+def note(msg: str) -> None:
+    """A line in progress.log (on the share, so the host can follow a slow guest)."""
+    if _PROGRESS is not None:
+        with open(_PROGRESS, "a") as f:
+            f.write(f"{time.monotonic():9.1f} {msg}\n")
+
 
 def _sh(cmd: list[str]) -> str:
     try:
@@ -48,6 +57,7 @@ class FfmpegReader:
                     time.sleep(0.1)
                     continue
                 self.attempts += 1
+                note(f"ffmpeg attempt {self.attempts} on {self.device} (format {_sysfs_format(self.device)})")
                 out = f"{self.prefix}.{self.attempts:02d}.raw"
                 # -fps_mode passthrough: without it ffmpeg duplicates/drops frames to hold a constant rate.
                 self.proc = subprocess.Popen(
@@ -73,11 +83,39 @@ class FfmpegReader:
         self.thread.join(timeout=15)
 
 
+def run_writer(sc: dict, share: Path) -> dict:
+    """Run the writer with its output in files; past its time limit, ask it to stop (SIGINT), then make Python dump
+    every thread's stack (SIGABRT with faulthandler on), so a hang shows where it hangs."""
+    name = sc["name"]
+    out_path, err_path = share / f"{name}.writer.out", share / f"{name}.writer.err"
+    t0 = time.monotonic()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(sc["writer"], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env={**os.environ, "PYTHONFAULTHANDLER": "1", **sc.get("env", {})})
+        res: dict = {}
+        try:
+            res["writer_rc"] = proc.wait(timeout=sc.get("timeout", 150))
+        except subprocess.TimeoutExpired:
+            res.update(writer_rc=None, writer_timeout=True)
+            for sig, grace in ((signal.SIGINT, 15), (signal.SIGABRT, 10), (signal.SIGKILL, 10)):
+                proc.send_signal(sig)
+                try:
+                    proc.wait(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+    res["writer_wall_s"] = round(time.monotonic() - t0, 2)
+    res["writer_stdout"] = out_path.read_text(errors="replace")[-4000:]
+    res["writer_stderr"] = err_path.read_text(errors="replace")[-6000:]
+    return res
+
+
 class Readers:
     """Both consumers of one scenario's device: OpenCV (a Python process) and ffmpeg (restarted until it gets in)."""
 
     def __init__(self, sc: dict, share: Path, python: str, reader_script: str) -> None:
         name, device = sc["name"], sc["device"]
+        self.share = share
         self.t0 = time.monotonic()
         self.ready = share / f"{name}.cv2.ready"
         self._log = open(share / f"{name}.cv2.log", "wb")
@@ -110,13 +148,11 @@ def run_scenario(sc: dict, readers: Readers) -> dict:
     t0 = time.monotonic()
     if sc.get("wait_for_readers", True):
         res["readers_ready_s"] = readers.wait_ready(sc.get("reader_timeout", 120))
+        note(f"{sc['name']}: readers ready after {res['readers_ready_s']} s")
     res["format_before"] = _sysfs_format(device)
-    try:
-        w = subprocess.run(sc["writer"], capture_output=True, text=True, timeout=sc.get("timeout", 150),
-                           stdin=subprocess.DEVNULL, env={**os.environ, **sc.get("env", {})})
-        res.update(writer_rc=w.returncode, writer_stdout=w.stdout[-4000:], writer_stderr=w.stderr[-6000:])
-    except subprocess.TimeoutExpired as exc:
-        res.update(writer_rc=None, writer_timeout=True, writer_stderr=str(exc.stderr)[-6000:])
+    note(f"{sc['name']}: writer starts")
+    res.update(run_writer(sc, readers.share))
+    note(f"{sc['name']}: writer exited {res.get('writer_rc')} after {res['writer_wall_s']} s")
     res["writer_s"] = round(time.monotonic() - t0, 2)
     res["format_after"] = _sysfs_format(device)
     # Let the consumers take what is still queued, then stop them.
@@ -130,6 +166,9 @@ def main() -> int:
     plan_path = Path(sys.argv[1])
     plan = json.loads(plan_path.read_text())
     share = plan_path.parent
+    global _PROGRESS
+    _PROGRESS = share / "progress.log"
+    note("guest_run started")
     here = Path(__file__).resolve().parent
     out: dict = {"kernel": _sh(["uname", "-r"]), "scenarios": [],
                  "module": {p.name: p.read_text().strip() for p in Path("/sys/module/v4l2loopback/parameters").glob("*")

@@ -23,6 +23,7 @@ class Scenario:
     frames: int              # what the writer was asked to send
     timeout: float = 150
     wait_for_readers: bool = True
+    reader_timeout: float = 120      # how long to wait for the OpenCV reader to start before starting the writer
 
 
 def write_plan(share: Path, python: str, scenarios: list[Scenario]) -> None:

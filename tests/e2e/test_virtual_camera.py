@@ -72,10 +72,11 @@ def guest(tmp_path_factory):
     style = _installed_style()
     writer_timeout = BOOT_TIMEOUT_S * 0.4
     plan = [sc.Scenario("passthrough", "/dev/video0", _vcam(share, "passthrough", "/dev/video0", "none",
-                                                            FRAMES_PASS), FRAMES_PASS, timeout=writer_timeout)]
+                                                            FRAMES_PASS), FRAMES_PASS, timeout=writer_timeout,
+                        reader_timeout=writer_timeout / 2)]
     if style:
         plan.append(sc.Scenario("styled", "/dev/video1", _vcam(share, "styled", "/dev/video1", style, FRAMES_STYLE),
-                                FRAMES_STYLE, timeout=writer_timeout))
+                                FRAMES_STYLE, timeout=writer_timeout, reader_timeout=writer_timeout / 2))
     # The same device again: the write-once case. Readers start with vcam (no waiting): if it fails, it fails fast.
     plan.append(sc.Scenario("restart", "/dev/video0", _vcam(share, "restart", "/dev/video0", "none", FRAMES_RESTART),
                             FRAMES_RESTART, timeout=writer_timeout, wait_for_readers=False))

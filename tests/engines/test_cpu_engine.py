@@ -171,6 +171,16 @@ def test_corrupt_model_files_name_the_file(model_dir, tmp_path, damage) -> None:
     assert str(onnx_path) in str(err.value)
 
 
+def test_manifest_and_graph_style_count_must_agree(model_dir, tmp_path) -> None:
+    bad = tmp_path / "m"
+    shutil.copytree(model_dir, bad)
+    man = json.loads((bad / "manifest.json").read_text())
+    man["styles"] = man["styles"][:2]
+    (bad / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ModelError, match="3 styles but its manifest lists 2"):
+        CpuEngine(load_manifest(bad), _cfg(), runtime="onnxruntime")
+
+
 def test_static_scene_reuses_the_network_output(model_dir, frames) -> None:
     eng = _engine(model_dir, adaptive=True)
     first = eng.step(frames[0], _cs()).copy()

@@ -52,7 +52,7 @@ def test_kernel_module_compiles_with_nvrtc(have_nvrtc, target):
 
 @pytest.mark.parametrize("unit", [p.name for p in unit_paths()])
 def test_kernel_each_unit_compiles_alone(have_nvrtc, unit):
-    out = nvrtc.compile_source(f'#include "{unit}"\n', "sm_75", (kernel_dir(),), name=unit)
+    out = nvrtc.compile_source(f"#include \"{unit}\"\n", "sm_75", (kernel_dir(),), name=f"only_{unit}")
     assert out.image[:4] == b"\x7fELF"
 
 
@@ -91,3 +91,30 @@ def test_kernel_fatbin_builds_with_nvcc(tmp_path: Path):
     for arch in CUBIN_ARCHS:
         assert f"sm_{arch}" in listing
     assert f"sm_{PTX_ARCH}.ptx" in listing or f"compute_{PTX_ARCH}" in listing
+
+
+def test_kernel_nvrtc_image_is_compiled_once_per_gpu_arch(have_nvrtc, tmp_path, monkeypatch):
+    """The run-time fallback: compiled for the device's arch on first use, then read from the user cache."""
+    monkeypatch.setenv("VCAM_CACHE_DIR", str(tmp_path))
+    from vcam.gpu.module import nvrtc_image
+
+    image, how = nvrtc_image((8, 6))
+    assert how == "nvrtc:sm_86" and image[:4] == b"\x7fELF"
+    again, how2 = nvrtc_image((8, 6))
+    assert again == image and how2.endswith("(cached)")
+    assert len(list(tmp_path.rglob("sm_86.bin"))) == 1
+
+
+def test_kernel_stale_fatbin_is_not_used(tmp_path):
+    import json
+
+    from vcam.gpu.fatbin import FATBIN, fresh_fatbin
+    from vcam.gpu.sources import source_hash
+
+    (tmp_path / FATBIN).write_bytes(b"fatbin bytes")
+    meta = tmp_path / FATBIN.replace(".fatbin", ".json")
+    assert fresh_fatbin(tmp_path) is None                       # no record of its sources
+    meta.write_text(json.dumps({"source_hash": "0000"}))
+    assert fresh_fatbin(tmp_path) is None                       # built from other sources
+    meta.write_text(json.dumps({"source_hash": source_hash()}))
+    assert fresh_fatbin(tmp_path) == tmp_path / FATBIN

@@ -19,6 +19,15 @@ from vcam.styles import write_manifest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny forwards gain nothing from 2 threads, and 2-thread OpenMP stalls badly on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _texture(h: int, w: int, seed: int) -> np.ndarray:
     """Smooth random texture in about [0.2, 0.8]: enough structure for DIS flow, no clipping when noise is added."""
     r = cv2.GaussianBlur(np.random.default_rng(seed).random((h, w, 3)).astype(np.float32), (0, 0), 2.0)

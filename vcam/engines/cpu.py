@@ -81,6 +81,14 @@ class CpuEngine:
                 except VcamError:
                     if runtime != "auto":
                         raise
+        if not runners:
+            raise VcamError(f"No CPU runtime could load {self.path}.", "Install onnxruntime: pip install onnxruntime")
+        count = runners[0].style_count
+        if count is not None and count != len(self.styles):
+            for r in runners:
+                r.close()
+            raise ModelError(f"The model file {self.path} has {count} styles but its manifest lists "
+                             f"{len(self.styles)}.", "Re-export the model (`vcam export`) or reinstall vcam.")
         if len(runners) > 1:
             times = self._probe(runners)
             best_rt = runners[int(np.argmin(times))].runtime

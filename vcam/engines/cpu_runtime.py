@@ -27,6 +27,8 @@ OUTPUTS = ("stylized", "new_state")
 class Runner(Protocol):
     runtime: str
     threads: int
+    path: Path
+    style_count: int | None     # the graph's number of styles (None if dynamic)
 
     def run(self, image: np.ndarray, state: np.ndarray, keep: np.ndarray, style: np.ndarray,
             stylized: np.ndarray, new_state: np.ndarray) -> None:
@@ -67,7 +69,10 @@ class OrtRunner:
             self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/InvalidGraph types
             raise _bad_model(path, exc) from exc
-        _check_io(path, [i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
+        inputs = self.session.get_inputs()
+        _check_io(path, [i.name for i in inputs], [o.name for o in self.session.get_outputs()])
+        self.path = path
+        self.style_count = inputs[3].shape[1] if isinstance(inputs[3].shape[1], int) else None
         self.threads = threads
         self._binding = self.session.io_binding()
 
@@ -102,6 +107,9 @@ class OpenVinoRunner:
         _check_io(path, [p.get_any_name() for p in self.compiled.inputs],
                   [p.get_any_name() for p in self.compiled.outputs])
         self._ov = ov
+        self.path = path
+        dim = self.compiled.inputs[3].get_partial_shape()[1]
+        self.style_count = dim.get_length() if dim.is_static else None
         self.threads = threads
         self.request = self.compiled.create_infer_request()
 

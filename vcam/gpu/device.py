@@ -29,7 +29,7 @@ class CudaDevice:
         self.ctx = driver.init(ordinal)
         self.name = self.ctx.name
         self.compute = self.ctx.compute
-        self.stream = check(drv.cuStreamCreate(drv.CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate")
+        self.stream = check(drv.cuStreamCreate(int(drv.CUstream_flags.CU_STREAM_NON_BLOCKING)), "cuStreamCreate")
         self.kernels = KernelModule(self.compute)
         self._buffers: list[DeviceBuffer] = []
         self._pinned: list[int] = []
@@ -82,7 +82,7 @@ class CudaDevice:
 
     def event(self) -> object:
         drv = cu()
-        ev = check(drv.cuEventCreate(drv.CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate")
+        ev = check(drv.cuEventCreate(int(drv.CUevent_flags.CU_EVENT_DEFAULT)), "cuEventCreate")
         self._events.append(ev)
         return ev
 

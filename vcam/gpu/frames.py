@@ -52,6 +52,9 @@ class FramePipeline:
         W, H, w, h = frame.width, frame.height, internal.width, internal.height
         pw, ph = padded.width, padded.height
         self._img_dtype = network.dtype("image")
+        if self._img_dtype not in (np.float32, np.float16) or network.dtype("stylized") != np.float32:
+            raise VcamError(f"The network's I/O types (image {self._img_dtype}, stylized "
+                            f"{network.dtype('stylized')}) are not what the kernels read and write.")
         self._state_bytes = network.nbytes("state")
         # Two slots of camera frame / output (pinned + device).
         self.h_frame = [d.pinned((H, W, 3), np.uint8) for _ in range(2)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from vcam.errors import VcamError
 from vcam.gpu import nvrtc
 from vcam.gpu.args import pack
@@ -17,6 +19,12 @@ from vcam.gpu.fatbin import fresh_fatbin
 from vcam.gpu.sources import combined_source, kernel_dir, signatures, source_hash
 
 log = logging.getLogger(__name__)
+
+
+def _load(image: bytes, what: str):
+    """cuModuleLoadData from a buffer kept alive for the call (the driver copies what it needs)."""
+    buf = np.frombuffer(image + b"\0", np.uint8)    # PTX must be NUL-terminated; cubins/fatbins ignore the extra
+    return check(cu().cuModuleLoadData(buf.ctypes.data), what)
 
 
 def nvrtc_image(compute: tuple[int, int]) -> tuple[bytes, str]:
@@ -38,19 +46,18 @@ class KernelModule:
     """The vcam kernels loaded into the current context."""
 
     def __init__(self, compute: tuple[int, int]) -> None:
-        drv = cu()
         self.source = ""
         self._module = None
         fat = fresh_fatbin()
         if fat is not None:
             try:
-                self._module = check(drv.cuModuleLoadData(fat.read_bytes()), "loading the kernel fatbin")
+                self._module = _load(fat.read_bytes(), "loading the kernel fatbin")
                 self.source = f"fatbin:{fat.name}"
             except CudaError as exc:  # e.g. no code for this GPU, PTX newer than the driver
                 log.info("prebuilt fatbin not usable (%s); compiling with NVRTC", exc)
         if self._module is None:
             image, self.source = nvrtc_image(compute)
-            self._module = check(drv.cuModuleLoadData(image), "loading the NVRTC-compiled kernels")
+            self._module = _load(image, "loading the NVRTC-compiled kernels")
         self._sigs = signatures()
         self._functions: dict[str, object] = {}
 

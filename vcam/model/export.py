@@ -11,6 +11,8 @@ import json
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -22,6 +24,7 @@ from vcam.styles import MANIFEST, sha256_file, write_manifest
 ONNX_NAME = "vcam.onnx"
 INPUTS = ("image", "state", "keep", "style")
 OUTPUTS = ("stylized", "new_state")
+PARITY_TOL = 1e-4
 
 
 def _styles_of(weights: Path, tensors: dict[str, torch.Tensor]) -> list[str] | None:
@@ -71,6 +74,17 @@ def load_stylenet(weights: Path) -> tuple[StyleNet, list[str]]:
     return net, names
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tracing and the small self-check need no parallelism; one thread avoids OpenMP stalls on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _example_inputs(num_styles: int, height: int = 64, width: int = 96) -> tuple[torch.Tensor, ...]:
     style = torch.zeros(1, num_styles)
     style[0, 0] = 1.0
@@ -87,20 +101,14 @@ def export_stylenet(net: StyleNet, path: Path, opset: int = 17) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     dyn = {"image": {2: "height", 3: "width"}, "state": {2: "height_4", 3: "width_4"},
            "stylized": {2: "height", 3: "width"}, "new_state": {2: "height_4", 3: "width_4"}}
-    threads = torch.get_num_threads()
-    try:
-        # Tracing a 64x96 example needs no parallelism; one thread avoids OpenMP stalls on a busy machine.
-        torch.set_num_threads(1)
-        with torch.no_grad(), warnings.catch_warnings():
-            # The legacy exporter (chosen: one file, opset 17) warns that it is legacy, about InstanceNorm
-            # "training mode" (it always uses input statistics, as the net does), about Slice folding in the
-            # reflect pads and a spatial-size check traced as a constant; none of them changes the graph.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net.eval(), _example_inputs(net.num_styles), str(tmp), dynamo=False,
-                              opset_version=opset, input_names=list(INPUTS), output_names=list(OUTPUTS),
-                              dynamic_axes=dyn, do_constant_folding=True)
-    finally:
-        torch.set_num_threads(threads)
+    with _one_thread(), torch.no_grad(), warnings.catch_warnings():
+        # The legacy exporter (chosen: one file, opset 17) warns that it is legacy, about InstanceNorm
+        # "training mode" (it always uses input statistics, as the net does), about Slice folding in the
+        # reflect pads and a spatial-size check traced as a constant; none of them changes the graph.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), _example_inputs(net.num_styles), str(tmp), dynamo=False,
+                          opset_version=opset, input_names=list(INPUTS), output_names=list(OUTPUTS),
+                          dynamic_axes=dyn, do_constant_folding=True)
     model = onnx.load(str(tmp))
     for out in model.graph.output:   # batch is 1 (the inputs say so); the tracer leaves odd names on outputs
         out.type.tensor_type.shape.dim[0].dim_value = 1
@@ -109,6 +117,32 @@ def export_stylenet(net: StyleNet, path: Path, opset: int = 17) -> Path:
     onnx.checker.check_model(str(tmp), full_check=True)
     tmp.replace(path)
     return path
+
+
+def parity(net: StyleNet, onnx_path: Path, images: list, style: list[float] | None = None) -> list[float]:
+    """Max abs difference between torch and ONNX Runtime for each output of a recurrent run over ``images``
+    ((1,3,H,W) float32 RGB blobs, one size): the first step resets (keep = 0), later ones carry the state.
+    Returns [err_step0, err_step1, ...] (the larger of the two outputs' errors per step)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    h, w = images[0].shape[2:]
+    s = np.zeros((1, net.num_styles), np.float32)
+    if style is None:
+        s[0, 0] = 1.0
+    else:
+        s[0, :] = style
+    st = torch.zeros(1, STATE_CHANNELS, h // SIZE_MULTIPLE, w // SIZE_MULTIPLE)
+    so = st.numpy().copy()
+    errs = []
+    for k, x in enumerate(images):
+        keep = np.full((1, 1), float(k > 0), np.float32)
+        with torch.no_grad():
+            ref, st = net(torch.from_numpy(x), st, torch.from_numpy(keep), torch.from_numpy(s))
+        got, so = sess.run(None, {"image": x, "state": so, "keep": keep, "style": s})
+        errs.append(float(max(np.abs(got - ref.numpy()).max(), np.abs(so - st.numpy()).max())))
+    return errs
 
 
 def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
@@ -121,6 +155,13 @@ def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
     net, names = load_stylenet(weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = export_stylenet(net, out_dir / ONNX_NAME, opset=opset)
+    # A quick self-check on two random frames (the state carried into the second); tests use real frames.
+    probe = [_example_inputs(net.num_styles, 96, 128)[0].numpy() for _ in range(2)]
+    with _one_thread():
+        errs = parity(net, onnx_path, probe)
+    if max(errs) > PARITY_TOL:
+        raise ModelError(f"The exported {onnx_path} differs from the torch network by {max(errs):.2e} "
+                         f"(tolerance {PARITY_TOL:.0e}).", "Report this with your torch and onnxruntime versions.")
 
     data: dict = {}
     for cand in (out_dir / MANIFEST, weights.parent / MANIFEST):

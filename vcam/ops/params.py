@@ -41,7 +41,7 @@ class SceneParams:
     thumb_width: int = 64
     thumb_height: int = 36
     scene_cut_diff: float = 40.0   # above: a cut (or a camera switch): reset the recurrent state
-    static_diff: float = 1.0       # below (vs the last inferred frame): reuse the last network output
+    static_diff: float = 0.5       # below (vs the last inferred frame): reuse the last network output
     max_reuse_frames: int = 15     # infer at least this often even in a static scene (state, slow drift)
 
 
