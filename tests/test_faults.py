@@ -109,7 +109,7 @@ def _run(monkeypatch, source, sink, **cfg_kw) -> dict:
     """The real runner with ``source`` behind the real live feed and ``sink`` as the only output."""
     feeds = []
 
-    def open_feed(cfg):
+    def open_feed(cfg, start=True):
         feeds.append(LiveFeed(source, watchdog_s=1.0, backoff_s=(0.1, 0.4)))
         return feeds[-1]
 

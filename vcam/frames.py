@@ -50,3 +50,17 @@ def fit(image: np.ndarray, width: int, height: int, out: np.ndarray | None = Non
         return out
     interp = cv2.INTER_AREA if w > width else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), dst=out, interpolation=interp)
+
+
+def mark_reconnecting(image: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Copy ``image`` into ``out`` with a visible "reconnecting" band: people in a call see only pixels, so a
+    re-sent last frame must say why it does not move."""
+    np.copyto(out, image)
+    h, w = out.shape[:2]
+    band = max(18, h // 12)
+    y0 = h - band
+    out[y0:] //= 3
+    scale = band / 40
+    cv2.putText(out, "camera reconnecting...", (max(4, w // 40), h - band // 3), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (80, 200, 255), max(1, round(scale * 2)), cv2.LINE_AA)
+    return out

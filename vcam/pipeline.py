@@ -16,7 +16,7 @@ from vcam.capture.base import FrameFeed
 from vcam.config import Size
 from vcam.control.state import Controls, ControlState
 from vcam.engines.base import Engine
-from vcam.frames import fit, to_bgr
+from vcam.frames import fit, mark_reconnecting, to_bgr
 from vcam.sinks.base import FrameInfo, Sink
 from vcam.stats import PipelineStats
 
@@ -46,6 +46,7 @@ class Pipeline:
         self.frame_timeout = frame_timeout
         self.stop_event = threading.Event()
         self._buf = np.empty((size.height, size.width, 3), np.uint8)   # the one output-size input buffer
+        self._marked = np.empty_like(self._buf)                          # re-sent frames with their mark
         self.on_frame: Callable[[int], None] | None = None             # hook for tests and idle logic
 
     def stop(self) -> None:
@@ -74,6 +75,8 @@ class Pipeline:
             else:
                 out = self.engine.step(img, state)
                 eng = self.engine.timings
+            if frame.reconnecting:
+                out = mark_reconnecting(out, self._marked)
             t2 = time.perf_counter()
             info = FrameInfo(index=sent, fps=self.stats.fps_now, latency_ms=self.stats.latency_now,
                              style=describe_blend(state), engine=self.engine.name,

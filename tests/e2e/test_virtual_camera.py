@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 W, H, FPS = 320, 240, 10
 CLIP_FRAMES = 400            # played once (--no-loop): frame numbers never wrap, whatever vcam drops
-FRAMES_PASS = 40
+FRAMES_PASS = 100          # long enough that ffmpeg's slow start under emulation (~10 s) misses under half
 FRAMES_STYLE = 16
 FRAMES_RESTART = 20
 # The whole boot must end within this (it runs all scenarios); a busy machine may need more: VCAM_E2E_TIMEOUT.

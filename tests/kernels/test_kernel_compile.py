@@ -118,3 +118,9 @@ def test_kernel_stale_fatbin_is_not_used(tmp_path):
     assert fresh_fatbin(tmp_path) is None                       # built from other sources
     meta.write_text(json.dumps({"source_hash": source_hash()}))
     assert fresh_fatbin(tmp_path) == tmp_path / FATBIN
+
+
+def test_kernel_nvrtc_leaves_python_bytes_constants_intact(have_nvrtc):
+    """Regression: NVRTC wrote its (1-byte) log into CPython's shared b" " object, which later broke torch.load."""
+    nvrtc.compile_source('extern "C" __global__ void k() {}', "sm_75")
+    assert b" " * 1 == bytes([32])

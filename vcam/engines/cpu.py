@@ -73,7 +73,8 @@ class CpuEngine:
         for rt in runtimes:
             for n in counts:
                 try:
-                    runners.append(open_runner(rt, self.path, n))
+                    hint = self.governor.internal.padded
+                    runners.append(open_runner(rt, self.path, n, (hint.height, hint.width)))
                 except ModelError:
                     for r in runners:
                         r.close()

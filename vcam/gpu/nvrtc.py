@@ -80,22 +80,24 @@ def compile_source(source: str, target: str, include_dirs: tuple[Path, ...] = ()
                 *(f"-D{d}" for d in defines)]
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), [o.encode() for o in opts])
         _, size = nvrtc.nvrtcGetProgramLogSize(prog)
-        buf = b" " * size
+        # NVRTC writes into the buffer: it must be a fresh bytearray. Writing into `b" " * n` mutated
+        # CPython's shared one-byte bytes object when n == 1 and corrupted unrelated code (pickle opcodes).
+        buf = bytearray(size)
         nvrtc.nvrtcGetProgramLog(prog, buf)
-        log = buf.rstrip(b"\0 ").decode(errors="replace")
+        log = bytes(buf).rstrip(b"\0 ").decode(errors="replace")
         if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise VcamError(f"NVRTC could not compile {name} for {target}:\n{log}")
         if target.startswith("sm_"):
             err, size = nvrtc.nvrtcGetCUBINSize(prog)
             _check(nvrtc, err, "cubin size")
-            image = b" " * size
+            image = bytearray(size)
             (err,) = nvrtc.nvrtcGetCUBIN(prog, image)
         else:
             err, size = nvrtc.nvrtcGetPTXSize(prog)
             _check(nvrtc, err, "PTX size")
-            image = b" " * size
+            image = bytearray(size)
             (err,) = nvrtc.nvrtcGetPTX(prog, image)
         _check(nvrtc, err, "output")
-        return Compiled(image=image, target=target, log=log)
+        return Compiled(image=bytes(image), target=target, log=log)
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
