@@ -7,10 +7,10 @@ different machines are not compared by accident.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,25 +163,16 @@ def pattern_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
 
 
 # -- a CPU burner (one busy core, like a video call's encoder) ---------------------------------------------------
-def _burn(stop: mp.Event) -> None:  # type: ignore[valid-type]
-    x = 0
-    while not stop.is_set():
-        for _ in range(100_000):
-            x += 1
-
-
 @contextmanager
 def cpu_burner() -> Iterator[None]:
-    """A process that keeps one core busy until the block ends."""
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()
-    proc = ctx.Process(target=_burn, args=(stop,), daemon=True)
-    proc.start()
-    time.sleep(0.5)
+    """A separate process that keeps one core busy until the block ends (a bare interpreter: busy at once)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.3)
     try:
         yield
     finally:
-        stop.set()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -17,7 +17,7 @@ from vcam.errors import VcamError
 app = typer.Typer(help="vcam: your webcam, painted live, as a virtual camera.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a path across lines
 
 
 def _version(value: bool) -> None:

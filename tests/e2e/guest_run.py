@@ -53,20 +53,19 @@ class FfmpegReader:
     def _loop(self) -> None:
         with open(self.log, "ab") as log:
             while not self.stop.is_set():
-                if not _sysfs_format(self.device):
-                    time.sleep(0.1)
-                    continue
+                # Start before the device offers capture: ffmpeg takes seconds to start under emulation, and an
+                # attempt that is already up when the writer's first frame lands gets in at once.
                 self.attempts += 1
-                note(f"ffmpeg attempt {self.attempts} on {self.device} (format {_sysfs_format(self.device)})")
+                note(f"ffmpeg attempt {self.attempts} on {self.device} (format {_sysfs_format(self.device)!r})")
                 out = f"{self.prefix}.{self.attempts:02d}.raw"
                 # -fps_mode passthrough: without it ffmpeg duplicates/drops frames to hold a constant rate.
                 self.proc = subprocess.Popen(
-                    ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-f", "v4l2", "-i", self.device,
+                    ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "v4l2", "-i", self.device,
                      "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "bgr24", "-y", out],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
                 self.proc.wait()
                 if not self.stop.is_set():
-                    time.sleep(0.2)
+                    time.sleep(0.3)
 
     def start(self) -> None:
         self.thread.start()
@@ -123,7 +122,10 @@ class Readers:
                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                     env={**os.environ, "OPENCV_LOG_LEVEL": "ERROR"})  # no warning per poll
         self.ffmpeg = FfmpegReader(device, share / f"{name}.ffmpeg", share / f"{name}.ffmpeg.log")
-        self.ffmpeg.start()
+
+    def start_ffmpeg(self) -> None:
+        if not self.ffmpeg.thread.is_alive():
+            self.ffmpeg.start()
 
     def wait_ready(self, limit_s: float) -> float:
         deadline = time.monotonic() + limit_s
@@ -132,7 +134,8 @@ class Readers:
         return round(time.monotonic() - self.t0, 2)
 
     def stop(self) -> int:
-        self.ffmpeg.finish()
+        if self.ffmpeg.thread.is_alive():
+            self.ffmpeg.finish()
         self.cv2.terminate()
         try:
             self.cv2.wait(timeout=10)
@@ -150,6 +153,7 @@ def run_scenario(sc: dict, readers: Readers) -> dict:
         res["readers_ready_s"] = readers.wait_ready(sc.get("reader_timeout", 120))
         note(f"{sc['name']}: readers ready after {res['readers_ready_s']} s")
     res["format_before"] = _sysfs_format(device)
+    readers.start_ffmpeg()
     note(f"{sc['name']}: writer starts")
     res.update(run_writer(sc, readers.share))
     note(f"{sc['name']}: writer exited {res.get('writer_rc')} after {res['writer_wall_s']} s")
@@ -169,6 +173,9 @@ def main() -> int:
     global _PROGRESS
     _PROGRESS = share / "progress.log"
     note("guest_run started")
+    # Load ffmpeg's many shared libraries once now, so that the page cache makes its later starts quicker.
+    subprocess.Popen(["ffmpeg", "-hide_banner", "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
     here = Path(__file__).resolve().parent
     out: dict = {"kernel": _sh(["uname", "-r"]), "scenarios": [],
                  "module": {p.name: p.read_text().strip() for p in Path("/sys/module/v4l2loopback/parameters").glob("*")

@@ -163,7 +163,10 @@ class CameraSource:
         """What to hand to cv2.VideoCapture, and the device node (Linux only) for checks and messages."""
         if _is_linux():
             path = f"/dev/video{self.device}" if isinstance(self.device, int) else str(self.device)
-            return path, path
+            # OpenCV 5 refuses to open a V4L2 camera by name ("can't be used to capture by name"): hand it the
+            # index of the node (symlinks such as /dev/v4l/by-id/... resolved first).
+            m = re.fullmatch(r"/dev/video(\d+)", os.path.realpath(path))
+            return (int(m.group(1)) if m else path), path
         if isinstance(self.device, int):
             return self.device, None
         m = re.fullmatch(r"/dev/video(\d+)", str(self.device))

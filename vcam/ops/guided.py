@@ -9,14 +9,25 @@ Full resolution (H x W), g = gray of the camera frame (uint8 levels), f = the fr
     out = saturate_u8(round(up(A') * g + up(b') + (1 - s) * f))      up = bilinear (OpenCV INTER_LINEAR)
 ``s = 0`` returns the frame unchanged; ``s = 1`` skips the blend term.
 
-Speed: the low-resolution part is small (~0.3 ms at 320x180). At full resolution the work is memory-bound, so it runs
-in horizontal bands of ~32 output rows whose float32 intermediates stay in cache: each band resizes its slice of
-A' and b' (with one row of margin, which gives bit-identical results to a whole-frame resize when the height ratio
-H/h is a small fraction such as 4 or 10/3: the engine picks such internal sizes), multiplies by the band's gray,
-adds (and blends) straight into the uint8 output. Bands can be split over two threads (OpenCV releases the GIL).
-Measured alternatives are listed in benchmarks/bench_ops.py, which reproduces them:
+Speed: the low-resolution part is small (~0.9 ms at 320x180, mostly the six box filters). At full resolution the
+work is memory-bound, so it runs in horizontal bands of ~64 output rows whose float32 intermediates stay in cache:
+each band resizes its slice of A' and b' (with Q rows of margin, which gives bit-identical results to a whole-frame
+resize when the height ratio H/h = P/Q has a small Q, such as 4 or 10/3: the governor picks such internal sizes),
+multiplies by the band's gray, adds (and blends) straight into the uint8 output. Bands can be split over two
+threads (OpenCV releases the GIL). Measured with
 
     .venv/bin/python benchmarks/bench_ops.py --json out/ops.json
+
+(median [min] ms over 80 interleaved runs, strength 1, on the shared 2-core EPYC while other jobs ran):
+                                          1280x720        1920x1080
+    numpy naive (float32, then convert)   85   [50]       222  [132]
+    cv2 whole frame (fused, float32)      7.9  [5.0]      33.5 [14.6]
+    vcam bands, 1 thread                  8.1  [5.2]      28.9 [10.9]
+    vcam bands, 2 threads                 7.5  [3.8]      29.9 [9.4]
+    of which low-res coefficients         1.4  [1.3]      3.8  [2.7]
+    full-res pass only: float interleaved 6.3 [3.9], per-plane 5.1 [3.6], int16 fixed point 9.8 [5.5] (720p).
+The cv2 variants are within this machine's noise of each other; int16 fixed point is never faster (OpenCV converts
+internally), per-plane wins at 720p and loses at 1080p; bands are kept for 1080p and for the 2-thread split.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import numpy as np
 from vcam.config import Size
 from vcam.ops.params import GUIDED, GuidedParams
 
-_BAND_OUT_ROWS = 32     # output rows per band: ~0.5 MB of float32 intermediates at 1280 wide, cache-resident
+_BAND_OUT_ROWS = 64     # output rows per band: ~2 MB of float32 intermediates at 1280 wide, cache-resident
 
 
 def plan_bands(low_h: int, full_h: int, target_rows: int = _BAND_OUT_ROWS) -> list[tuple[int, int, int, int]]:

@@ -5,7 +5,9 @@ gray guide (float32 [0, 1]) and a tiny gray thumbnail (uint8). Every buffer is a
 
 Downscaling: OpenCV's INTER_AREA is fast only for an exact 2x (0.3 ms 720p -> 360p here) and slow otherwise (1.2 ms
 for 4x, 3.5 ms for 720p -> 216p), so the frame is halved with INTER_AREA while it stays at least twice the target,
-and the last step (a factor below 2) is INTER_LINEAR: box-filtered like INTER_AREA, without aliasing, in ~0.4 ms.
+and the last step (a factor below 2) is INTER_LINEAR, which aliases little at such factors. Whole step at 720p ->
+320x180, blob + guide + thumbnail included: 0.67 ms (numpy resize/transpose/astype: 1.8 ms; cv2.dnn.blobFromImage,
+which allocates and resizes with aliasing: 0.37 ms). benchmarks/bench_ops.py measures them.
 """
 
 from __future__ import annotations
