@@ -80,3 +80,23 @@ def test_missing_directory_or_undecodable_files_are_vcam_errors(tmp_path):
     with pytest.raises(VcamError) as info:
         FileSource(junk).open()
     assert info.value.hint
+
+
+def test_reopen_resumes_where_the_stream_was(shared_data):
+    """A stalled read makes the feed reopen the source: a file must go on, not restart at frame 0."""
+    import numpy as np
+
+    from vcam.capture.file import FileSource
+
+    src = FileSource(shared_data / "video" / "carphone.mp4", loop=False, paced=False)
+    src.open()
+    frames = [src.read() for _ in range(10)]
+    src.open()                                   # what LiveFeed does after a stall
+    resumed = src.read()
+    fresh = FileSource(shared_data / "video" / "carphone.mp4", loop=False, paced=False)
+    fresh.open()
+    reference = [fresh.read() for _ in range(11)]
+    assert np.array_equal(resumed, reference[10])
+    assert not np.array_equal(resumed, frames[0])
+    src.close()
+    fresh.close()

@@ -36,6 +36,7 @@ class FileSource:
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
         self._pacer = Pacer(0.0)
+        self._position = 0                     # frames delivered in this pass: a reopen resumes here
 
     def open(self) -> None:
         self.close()
@@ -59,6 +60,14 @@ class FileSource:
         self.frame_count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
         self.size = Size(first.shape[1], first.shape[0])
         self._pacer = Pacer(self.nominal_fps)
+        if self._position > 0:
+            # A reopen (after a stalled read) resumes where the stream was, not at frame 0.
+            cap.set(cv2.CAP_PROP_POS_FRAMES, self._position)
+            ok, again = cap.read()
+            if ok and again is not None:
+                first = again
+            else:
+                self._position = 0
         self._cap, self._first = cap, first
 
     def read(self) -> np.ndarray:
@@ -68,12 +77,15 @@ class FileSource:
             self._pacer.wait()
         if self._first is not None:           # decoded by open() to prove the file is readable
             image, self._first = self._first, None
+            self._position += 1
             return image
         ok, image = self._cap.read()
         if ok and image is not None:
+            self._position += 1
             return image
         if not self.loop:
             raise EndOfStream(self.name)
+        self._position = 1
         return self._rewind()
 
     def _rewind(self) -> np.ndarray:
