@@ -4,12 +4,12 @@ between them (runtime and thread count).
 Both write into caller-owned buffers (ONNX Runtime through I/O binding, OpenVINO through shared-memory tensors), so
 no frame allocates. Why measure at run time: the best runtime and thread count change with the machine, the
 versions and the load. Measured here (benchmarks/bench_backends.py, vcam net, median ms at 320x180 / 640x360,
-2 threads): torch eager 27.8 / 158, ONNX Runtime fp32 15.5 / 80, OpenVINO fp32 11.4 / 59 (static shapes; its
-dynamic-shape graph took 23 ms), OpenVINO int8 11.4 / 50. With 1 thread all about 1.6-1.9x slower on an idle
-machine, but 1 thread wins when another process holds a core.
+2 threads, idle 2-core EPYC): torch eager 25.3 / 193, ONNX Runtime fp32 14.8 / 69, OpenVINO fp32 11.2 / 53
+(static shapes; its dynamic-shape graph took ~23 ms at 320x180), OpenVINO int8 10.1 / 44. With 1 thread all
+1.6-1.9x slower on an idle machine, but 1 thread wins when another process holds a core.
 
-int8 is not used: at the default internal size it is no faster, and against fp32 it lowered the output to
-27.5 dB PSNR and raised E_warp by 24-86% (benchmarks/quality.py --onnx-compare, 3 clips x 2 styles).
+int8 is not used: only 10-17% faster, and against fp32 it lowered the network output to 27.5 dB PSNR and raised
+E_warp by 24-86% with style distance +2-10% (benchmarks/quality.py --onnx-compare, 3 clips x 2 styles).
 """
 
 from __future__ import annotations

@@ -18,16 +18,17 @@ threads (OpenCV releases the GIL). Measured with
 
     .venv/bin/python benchmarks/bench_ops.py --json out/ops.json
 
-(median [min] ms over 80 interleaved runs, strength 1, on the shared 2-core EPYC while other jobs ran):
+(median [min] ms over 80 interleaved runs, strength 1, 2-core EPYC, mostly idle):
                                           1280x720        1920x1080
-    numpy naive (float32, then convert)   85   [50]       222  [132]
-    cv2 whole frame (fused, float32)      7.9  [5.0]      33.5 [14.6]
-    vcam bands, 1 thread                  8.1  [5.2]      28.9 [10.9]
-    vcam bands, 2 threads                 7.5  [3.8]      29.9 [9.4]
-    of which low-res coefficients         1.4  [1.3]      3.8  [2.7]
-    full-res pass only: float interleaved 6.3 [3.9], per-plane 5.1 [3.6], int16 fixed point 9.8 [5.5] (720p).
-The cv2 variants are within this machine's noise of each other; int16 fixed point is never faster (OpenCV converts
-internally), per-plane wins at 720p and loses at 1080p; bands are kept for 1080p and for the 2-thread split.
+    numpy naive (float32, then convert)   98   [35]       160  [73]
+    cv2 whole frame (fused, float32)      7.1  [5.3]      16.7 [12.0]
+    vcam bands, 1 thread                  6.3  [5.0]      14.6 [10.2]
+    vcam bands, 2 threads                 7.7  [4.3]      15.5 [8.3]
+    of which low-res coefficients         1.4  [1.2]      3.4  [2.8]
+    full-res pass only: float interleaved 5.7 / 13.7, per-plane 6.3 / 18.0, int16 fixed point 6.9 / 17.1.
+int16 fixed point is never faster (OpenCV converts internally) and per-plane loses at 1080p; bands win over one
+whole-frame pass; two threads help only on an idle machine (the engine uses the thread count it measured for the
+network). In the end-to-end benchmark the post stage took 4.0 ms at 720p and 6.7 ms at 1080p (p50).
 """
 
 from __future__ import annotations
