@@ -48,6 +48,7 @@ class Pipeline:
         self._buf = np.empty((size.height, size.width, 3), np.uint8)   # the one output-size input buffer
         self._marked = np.empty_like(self._buf)                          # re-sent frames with their mark
         self.on_frame: Callable[[int], None] | None = None             # hook for tests and idle logic
+        self._governor: object = None
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -100,7 +101,10 @@ class Pipeline:
         notes = []
         if state.strength < 0.999:
             notes.append(f"strength {state.strength:.2f}")
-        gov = self.engine.info().get("governor") if hasattr(self.engine, "info") else None
+        # The governor's state changes slowly: ask the engine twice a second, not on every frame.
+        if self.stats.frames % 15 == 0:
+            self._governor = self.engine.info().get("governor")
+        gov = self._governor
         if isinstance(gov, str) and gov:
             notes.append(gov)
         return notes
