@@ -92,7 +92,8 @@ class _ImageOnlyOv:
         import openvino as ov
 
         c = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
-                                                        "PERFORMANCE_HINT": "LATENCY"})
+                                                        "PERFORMANCE_HINT": "LATENCY",
+                                                        "INFERENCE_PRECISION_HINT": "f32"})  # as vcam's engine
         self.r = c.create_infer_request()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -198,7 +198,7 @@ def _vcam_cmd(*args: str) -> list[str]:
 
 def _env(tmp_path: Path) -> dict:
     return {**os.environ, "VCAM_CONFIG_DIR": str(tmp_path / "config"), "VCAM_RUNTIME_DIR": str(tmp_path / "run"),
-            "PYTHONUNBUFFERED": "1"}
+            "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}   # a native crash prints its stack
 
 
 def _wait_streaming(proc: subprocess.Popen, lines: list[str], timeout: float = 60.0) -> int:

@@ -80,6 +80,15 @@ def analyse(share: Path, name: str, width: int, height: int, content: bool) -> d
     return out
 
 
+def arrival_window(c: ConsumerResult, sent: int, last_index: int) -> int:
+    """An upper bound on how many frames were sent while consumer c was reading: from its first frame on, every
+    frame number up to the last one any consumer saw (a writer that fell behind skipped some), and never more than
+    were sent. The bound errs against the consumer: the arrival check built on it is strict."""
+    if not c.indices:
+        return sent
+    return min(sent, last_index - c.indices[0] + 1)
+
+
 def describe(results: dict, name: str, share: Path) -> str:
     """What to print when an assertion fails: the writer's output and the consumers' logs."""
     sc = next((s for s in results.get("scenarios", []) if s["name"] == name), {})

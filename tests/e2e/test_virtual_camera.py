@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 W, H, FPS = 320, 240, 10
 CLIP_FRAMES = 1000           # played once (--no-loop) at FPS: frame numbers never wrap, whatever vcam drops
-FRAMES_PASS = 100          # long enough that ffmpeg's slow start under emulation (~10 s) misses under half
+FRAMES_PASS = 150          # 15 s: ffmpeg's slow (re)start under emulation (5-10 s measured) still leaves a long window
 FRAMES_STYLE = 16
 FRAMES_RESTART = 20
 # The whole boot must end within this (it runs all scenarios; ~350 s measured here under load): VCAM_E2E_TIMEOUT.
@@ -100,7 +100,8 @@ def _sent(share, name: str) -> int:
     return int(json.loads(stats.read_text())["frames"]) if stats.is_file() else 0
 
 
-def _check_stream(guest, name: str, frames: int, content: bool) -> dict[str, sc.ConsumerResult]:
+def _check_stream(guest, name: str, frames: int, content: bool, min_window: int = 1
+                  ) -> dict[str, sc.ConsumerResult]:
     share, res = guest["share"], guest["by_name"][name]
     why = sc.describe(guest["results"], name, share)
     assert res["writer_rc"] == 0, f"vcam failed\n{why}"
@@ -108,19 +109,25 @@ def _check_stream(guest, name: str, frames: int, content: bool) -> dict[str, sc.
     # A slow engine under emulation can reach the end of the (real-time) clip first: then fewer frames are sent.
     assert frames // 2 <= sent <= frames, f"vcam sent {sent} frames, asked for {frames}\n{why}"
     consumers = sc.analyse(share, name, W, H, content)
+    last = max((max(c.indices) for c in consumers.values() if c.indices), default=0)
     for c in consumers.values():
+        window = sc.arrival_window(c, sent, last)
         print(f"e2e {name}/{c.consumer}: sent {sent}, received {c.received}, distinct {c.distinct}, "
-              f"unreadable {c.unreadable}, in order {c.in_order}, worst frame error {c.mean_error:.2f}, "
-              f"worst tile {c.worst_tile_error:.1f}")
+              f"sent while reading <= {window}, unreadable {c.unreadable}, in order {c.in_order}, "
+              f"worst frame error {c.mean_error:.2f}, worst tile {c.worst_tile_error:.1f}")
         assert c.received > 0, f"{c.consumer} got no frame\n{why}"
         assert c.in_order, f"{c.consumer}: frames out of order {c.indices}\n{why}"
-        # Under emulation a live reader misses some frames; most must arrive.
-        assert c.distinct >= 0.5 * sent, f"{c.consumer}: {c.distinct} of {sent} frames arrived\n{why}"
+        # A consumer can only get what is sent after it has started, and under emulation starting takes ffmpeg
+        # 5-10 s (process start-up, then a retry once the device offers capture). So judge the frames sent while it
+        # was reading: under emulation a live reader misses some of those; most must arrive.
+        assert window >= min_window, f"{c.consumer} started too late: {window} frames left to read\n{why}"
+        assert c.distinct >= 0.5 * window, (
+            f"{c.consumer}: {c.distinct} of the <= {window} frames sent while it was reading arrived\n{why}")
     return consumers
 
 
 def test_passthrough_frames_arrive_in_order_and_intact(guest):
-    consumers = _check_stream(guest, "passthrough", FRAMES_PASS, content=True)
+    consumers = _check_stream(guest, "passthrough", FRAMES_PASS, content=True, min_window=30)
     for c in consumers.values():
         # intact: every frame decodes (no tears) and matches what was sent within a few levels after the YUV trip
         assert c.unreadable == 0, f"{c.consumer}: {c.unreadable} torn or damaged frames"

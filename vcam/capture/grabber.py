@@ -52,6 +52,9 @@ class _SourceThread:
         """The thread ends after the calls already submitted."""
         self._calls.put(None)
 
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         while True:
             item = self._calls.get()
@@ -245,8 +248,12 @@ class LiveFeed:
             closing.result(timeout=1.0)       # a source still hung in read() is closed when (if) it returns
         except FutureTimeout:
             log.warning("%s is still busy in its driver; it will be closed when the driver returns", self.source_name)
+            return
         except Exception as exc:
             log.debug("closing %s failed: %s", self.source_name, exc)
+        # Let the thread finish before the interpreter can shut down: a daemon thread still inside native code
+        # (OpenCV, a driver) while Python finalises can crash the process on exit.
+        self._source_thread.join(timeout=1.0)
 
     # helpers ---------------------------------------------------------------------------------------------
     def _nominal_fps(self) -> float:

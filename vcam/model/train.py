@@ -47,8 +47,11 @@ class TrainConfig:
     w_content: float = 1.0
     w_colour: float = 0.5
     w_tv: float = 0.3
-    w_temporal: float = 30.0
-    w_reconet: float = 30.0
+    w_temporal: float = 20.0
+    w_reconet: float = 15.0
+    # The temporal terms fade in over this span of training (fractions of it): from the start they pull the output
+    # towards a smooth copy of the input before any style exists, and the style never fully recovers.
+    temporal_ramp: tuple[float, float] = (0.15, 0.45)
     temporal: bool = True                 # False: the per-frame baseline (no state, no temporal terms)
     seed: int = 0
     threads: int = 2
@@ -202,14 +205,15 @@ def train(cfg: TrainConfig) -> Path:
             lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
             for g in opt.param_groups:
                 g["lr"] = lr
-            terms = _step(cfg, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin)
+            terms = _step(cfg, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin,
+                          _ramp(frac, cfg.temporal_ramp))
             loss = sum(terms.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
             for k, v in terms.items():
-                run_avg[k] = 0.98 * run_avg.get(k, float(v)) + 0.02 * float(v)
+                run_avg[k] = 0.98 * run_avg.get(k, float(v.detach())) + 0.02 * float(v.detach())
             if step % cfg.log_every == 0:
                 history.append({"step": step, "minutes": round(elapsed / 60, 2), **{k: round(v, 5) for k, v in
                                                                                   run_avg.items()}})
@@ -226,7 +230,15 @@ def train(cfg: TrainConfig) -> Path:
     return _write_model(cfg, net, names, step, elapsed, history)
 
 
-def _step(cfg: TrainConfig, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin):
+def _ramp(frac: float, span: tuple[float, float]) -> float:
+    """0 before span[0], 1 after span[1], linear between."""
+    lo, hi = span
+    if hi <= lo:
+        return float(frac >= lo)
+    return min(max((frac - lo) / (hi - lo), 0.0), 1.0)
+
+
+def _step(cfg: TrainConfig, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin, t_scale: float = 1.0):
     b, s = cfg.batch, cfg.crop
     ids = torch.tensor([style_pick[i] for i in rng.integers(len(style_pick), size=b)])
     onehot = torch.nn.functional.one_hot(ids, net.num_styles).float()
@@ -245,8 +257,9 @@ def _step(cfg: TrainConfig, net, lossnet, pool, grams, colours, style_pick, rng,
         o2, _ = net(v2, h1, torch.ones(b, 1), onehot)
         mask = valid_mask(flow)
         plain, reco = L.temporal_loss(o2, warp(o1, flow), v2, warp(v1, flow), mask)
-        terms["temporal"] = cfg.w_temporal * plain
-        terms["reconet"] = cfg.w_reconet * reco
+        # Weighted by the ramp but always computed, so the recurrent path sees the same graph from step one.
+        terms["temporal"] = t_scale * cfg.w_temporal * plain
+        terms["reconet"] = t_scale * cfg.w_reconet * reco
         outs, ins, ids2 = torch.cat([o1, o2]), torch.cat([v1, v2]), torch.cat([ids, ids])
         onehot2 = torch.cat([onehot, onehot])
     else:
