@@ -1,12 +1,13 @@
-"""The vcam network on each CPU backend: torch eager, ONNX Runtime fp32, OpenVINO fp32 and int8 (static QDQ,
-per-channel weights, calibrated on real clip frames), at 1 and 2 threads. This is what justifies the CPU engine's
-runtime choice; rerun it when versions change.
+"""The vcam network on each CPU backend: torch eager, ONNX Runtime fp32, OpenVINO fp32, bf16 (on CPUs with
+avx512_bf16 or AMX) and int8 (static QDQ, per-channel weights, calibrated on real clip frames), at 1 and 2 threads.
+This is what justifies the CPU engine's runtime choice; rerun it when versions change.
 
     .venv/bin/python benchmarks/bench_backends.py --json out/backends.json [--model DIR] [--sizes 320x180,640x360]
         [--runs 30] [--threads 1,2] [--int8-out PATH]
 
-Also reports how far int8 drifts from fp32 on held-out frames (PSNR of the network output); the perceptual check
-(E_warp, style distance) is benchmarks/quality.py --onnx-compare FP32.onnx INT8.onnx, with --int8-out's file.
+Also reports how far int8 and bf16 drift from fp32 on held-out frames (PSNR of the network output); the perceptual
+checks (E_warp, style distance) are benchmarks/quality.py --onnx-compare FP32.onnx INT8.onnx (with --int8-out's
+file) and benchmarks/quality.py --bf16-compare.
 Times are the median of --runs single-frame runs with the engine's own runner classes (caller-owned buffers).
 """
 
@@ -36,7 +37,7 @@ from common import (  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
 from vcam.config import Size  # noqa: E402
-from vcam.engines.cpu_runtime import OpenVinoRunner, OrtRunner, available_runtimes  # noqa: E402
+from vcam.engines.cpu_runtime import OpenVinoRunner, OrtRunner, Runner, available_runtimes, bf16_supported  # noqa: E402,E501
 from vcam.ops.preprocess import to_blob  # noqa: E402
 
 
@@ -59,6 +60,28 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
+def _fidelity(ref: Runner, test: Runner, held: list[np.ndarray], size: Size, styles: int, channels: int) -> dict:
+    """PSNR of ``test``'s output against ``ref``'s over a sequence, each carrying its own recurrent state."""
+    sa = np.zeros((1, channels, size.height // 4, size.width // 4), np.float32)
+    sb = sa.copy()
+    oa = np.empty((1, 3, size.height, size.width), np.float32)
+    ob = np.empty_like(oa)
+    na, nb = np.empty_like(sa), np.empty_like(sb)
+    style = np.zeros((1, styles), np.float32)
+    style[0, 0] = 1.0
+    psnrs, maxes = [], []
+    for i, x in enumerate(held):
+        keep = np.full((1, 1), float(i > 0), np.float32)
+        ref.run(x, sa, keep, style, oa, na)
+        test.run(x, sb, keep, style, ob, nb)
+        sa, na, sb, nb = na, sa, nb, sb
+        psnrs.append(_psnr(ob, oa))
+        maxes.append(float(np.abs(ob - oa).max()))
+    return {"frames": len(held), "size": str(size), "runtime": test.runtime, "precision": test.precision,
+            "psnr_db_mean": round(float(np.mean(psnrs)), 2), "psnr_db_min": round(float(np.min(psnrs)), 2),
+            "max_abs_diff": round(float(np.max(maxes)), 4)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
@@ -78,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="vcam-bench-int8-"))
     int8 = args.int8_out or tmp / "vcam_int8.onnx"
     has_ov = "openvino" in available_runtimes()
+    has_bf16 = has_ov and bf16_supported()
+    if has_ov and not has_bf16:
+        console.print("OpenVINO bf16: skipped (this CPU has neither avx512_bf16 nor AMX)")
 
     from vcam.model.export import calibration_feeds, load_stylenet, quantize_int8
 
@@ -100,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     backends.append(("onnxruntime", "int8 (QDQ)", int8))
     if has_ov:
         backends.append(("openvino", "fp32", fp32))
+        if has_bf16:
+            backends.append(("openvino", "bf16", fp32))
         backends.append(("openvino", "int8", int8))
 
     rows: list[dict] = []
@@ -123,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                                 torch_net(*tin)
                         runs = max(5, args.runs // 3)
                     else:
-                        runner = (OrtRunner if name == "onnxruntime" else OpenVinoRunner)(path, n)
+                        runner = (OrtRunner(path, n) if name == "onnxruntime"
+                                  else OpenVinoRunner(path, n, precision="bf16" if prec == "bf16" else "f32"))
 
                         def fn(runner=runner, a=(image, state, keep, style, out, new_state)) -> None:
                             runner.run(*a)
@@ -133,29 +162,15 @@ def main(argv: list[str] | None = None) -> int:
                                  "median_ms": round(ms, 3), "runs": runs})
                     bar.advance(task)
 
-    # int8 fidelity on held-out frames (not used for calibration), sequences with the state carried.
-    fid = {}
+    # Fidelity against ONNX Runtime fp32 on held-out frames (not used for calibration), state carried.
+    fid: dict[str, dict] = {}
     held = calib[32:]
     if held:
-        a, b = OrtRunner(fp32, 2), (OpenVinoRunner(int8, 2) if has_ov else OrtRunner(int8, 2))
-        s = calib_size
-        sa = np.zeros((1, man.state_channels, s.height // 4, s.width // 4), np.float32)
-        sb = sa.copy()
-        oa, ob = np.empty((1, 3, s.height, s.width), np.float32), np.empty((1, 3, s.height, s.width), np.float32)
-        na, nb = np.empty_like(sa), np.empty_like(sb)
-        style = np.zeros((1, len(man.styles)), np.float32)
-        style[0, 0] = 1.0
-        psnrs, maxes = [], []
-        for i, x in enumerate(held):
-            keep = np.full((1, 1), float(i > 0), np.float32)
-            a.run(x, sa, keep, style, oa, na)
-            b.run(x, sb, keep, style, ob, nb)
-            sa, na, sb, nb = na, sa, nb, sb
-            psnrs.append(_psnr(ob, oa))
-            maxes.append(float(np.abs(ob - oa).max()))
-        fid = {"frames": len(held), "size": str(calib_size), "runtime": b.runtime,
-               "psnr_db_mean": round(float(np.mean(psnrs)), 2), "psnr_db_min": round(float(np.min(psnrs)), 2),
-               "max_abs_diff": round(float(np.max(maxes)), 4)}
+        ref = OrtRunner(fp32, 2)
+        tests = {"int8": OpenVinoRunner(int8, 2) if has_ov else OrtRunner(int8, 2)}
+        if has_bf16:
+            tests["bf16"] = OpenVinoRunner(fp32, 2, precision="bf16")
+        fid = {k: _fidelity(ref, r, held, calib_size, len(man.styles), man.state_channels) for k, r in tests.items()}
 
     table("vcam network: median ms per frame (batch 1)", ["backend", "precision", "size", "threads", "ms"],
           [[r["backend"], r["precision"], r["size"], r["threads"], r["median_ms"]] for r in rows])
@@ -169,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{size}: fastest {fastest['backend']} {fastest['precision']} {fastest['threads']}t "
                       f"{fastest['median_ms']:.2f} ms; fastest fp32 runtime {fp['backend']} {fp['threads']}t "
                       f"{fp['median_ms']:.2f} ms")
-    if fid:
-        console.print(f"int8 vs fp32 ({fid['runtime']}, {fid['frames']} held-out frames at {fid['size']}): "
-                      f"PSNR mean {fid['psnr_db_mean']} dB, min {fid['psnr_db_min']} dB, "
-                      f"max |diff| {fid['max_abs_diff']}")
+    for k, f in fid.items():
+        console.print(f"{k} vs fp32 ({f['runtime']}, {f['frames']} held-out frames at {f['size']}): "
+                      f"PSNR mean {f['psnr_db_mean']} dB, min {f['psnr_db_min']} dB, max |diff| {f['max_abs_diff']}")
     write_json(args.json, {"benchmark": "bench_backends", "machine": machine(), "model": origin,
-                           "rows": rows, "best": best, "int8_vs_fp32": fid,
+                           "rows": rows, "best": best, "int8_vs_fp32": fid.get("int8", {}),
+                           "bf16_vs_fp32": fid.get("bf16", {}),
                            "int8_onnx": str(int8) if args.int8_out else None})
     cleanup_temp_model(man)
     return 0

@@ -1,7 +1,8 @@
 """Quality benchmark: temporal stability (E_warp) and style/content distances, temporal model vs per-frame baseline.
 
     python benchmarks/quality.py --json out/quality.json [--frames 40] [--styles starry_night,great_wave]
-        [--model models] [--baseline runs/baseline] [--clips carphone,synthetic] [--onnx-compare A.onnx B.onnx]
+        [--model models] [--baseline runs/baseline] [--clips carphone,synthetic]
+        [--onnx-compare A.onnx B.onnx | --bf16-compare]
 
 For every clip in ../shared/data/video and a synthetic camera move over a held-out photo, at the engine's internal
 resolution (about 320x180 pixels, multiples of 4, same aspect), each compared style (in both models) is run through
@@ -44,6 +45,7 @@ from rich.table import Table  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 from vcam.model import evaluate as E  # noqa: E402
 from vcam.model.data import VIDEO_SUFFIXES, read_rgb  # noqa: E402
+from vcam.model.network import STATE_CHANNELS  # noqa: E402
 from vcam.styles import parse_style_spec, resolve_blend  # noqa: E402
 
 SYNTHETIC_PHOTO = "plasma_Kite.jpg"  # held out of training
@@ -116,6 +118,35 @@ class OnnxRunner:
         return out
 
 
+class RuntimeRunner:
+    """Runs an exported model through vcam's own OpenVINO runner at a given inference precision (f32 or bf16),
+    with the same recurrence, to judge what the precision costs."""
+
+    def __init__(self, path: Path, styles: tuple[str, ...], threads: int, precision: str) -> None:
+        self.path, self.styles, self.threads, self.precision = path, styles, threads, precision
+        self._runners: dict[tuple[int, int], object] = {}
+
+    def run(self, frames: list[np.ndarray], style: str, temporal: bool) -> list[np.ndarray]:
+        from vcam.engines.cpu_runtime import open_runner
+
+        h, w = frames[0].shape[:2]
+        runner = self._runners.get((h, w))
+        if runner is None:   # one static compile per clip size
+            runner = self._runners[(h, w)] = open_runner("openvino", self.path, self.threads, (h, w), self.precision)
+        s = np.asarray([resolve_blend(parse_style_spec(style), self.styles)], np.float32)
+        state = np.zeros((1, STATE_CHANNELS, h // 4, w // 4), np.float32)
+        new_state = np.empty_like(state)
+        out = []
+        for i, f in enumerate(frames):
+            x = np.ascontiguousarray(f.transpose(2, 0, 1)[None], np.float32)
+            keep = np.asarray([[1.0 if temporal and i > 0 else 0.0]], np.float32)
+            y = np.empty_like(x)
+            runner.run(x, state, keep, s, y, new_state)
+            state, new_state = new_state, state
+            out.append(np.clip(y[0].transpose(1, 2, 0), 0, 1))
+        return out
+
+
 class Steps:
     """A rich progress bar on a terminal; a plain line per finished step in a log."""
 
@@ -176,6 +207,13 @@ def measure(args: argparse.Namespace, console: Console) -> list[dict]:
     if args.onnx_compare:
         onnx = [OnnxRunner(Path(p), onnx_styles(Path(p), model.styles), torch.get_num_threads())
                 for p in args.onnx_compare]
+    elif args.bf16_compare:
+        path = args.model / "vcam.onnx"
+        if not path.is_file():
+            raise VcamError(f"{path} not found: --bf16-compare runs the model's ONNX export.",
+                            f"Export it first: vcam export --model {args.model}")
+        onnx = [RuntimeRunner(path, onnx_styles(path, model.styles), torch.get_num_threads(), p)
+                for p in ("f32", "bf16")]
 
     rows: list[dict] = []
     onnx_rows: list[dict] = []
@@ -250,7 +288,8 @@ def summary(rows: list[dict], model: E.LoadedModel, base: E.LoadedModel, args: a
         "threads": torch.get_num_threads(),
     }
     if onnx_rows:
-        out["onnx_compare"] = {"a": args.onnx_compare[0], "b": args.onnx_compare[1], "rows": onnx_rows}
+        a, b = args.onnx_compare or ("openvino f32", "openvino bf16")
+        out["onnx_compare"] = {"a": str(a), "b": str(b), "rows": onnx_rows}
     return out
 
 
@@ -276,7 +315,7 @@ def print_table(rows: list[dict], console: Console) -> None:
     console.print(f"model {s['model']['dir']} ({s['model']['iterations']} it), baseline {s['baseline']['dir']} "
                   f"({s['baseline']['iterations']} it), {s['frames_per_clip']} frames/clip, {s['threads']} thread(s)")
     for r in s.get("onnx_compare", {}).get("rows", []):
-        console.print(f"onnx {r['clip']}/{r['style']}: E_warp A {r['e_warp_a']:.5f} B {r['e_warp_b']:.5f}, "
+        console.print(f"A/B {r['clip']}/{r['style']}: E_warp A {r['e_warp_a']:.5f} B {r['e_warp_b']:.5f}, "
                       f"style d A {r['style_distance_a']:.3f} B {r['style_distance_b']:.3f}, "
                       f"mean |A-B| {r['mean_abs_diff_255']:.2f}/255")
 
@@ -292,8 +331,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--clips", default="", help=f"comma-separated clip stems and/or '{SYNTHETIC}' (default: all)")
     ap.add_argument("--judge-every", type=int, default=2, help="style/content distances on every Nth frame")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: 2 when idle, 1 when busy)")
-    ap.add_argument("--onnx-compare", nargs=2, metavar=("A", "B"), default=None,
-                    help="also run two ONNX exports (e.g. fp32 and int8) of the model and compare them")
+    cmp = ap.add_mutually_exclusive_group()
+    cmp.add_argument("--onnx-compare", nargs=2, metavar=("A", "B"), default=None,
+                     help="also run two ONNX exports (e.g. fp32 and int8) of the model and compare them")
+    cmp.add_argument("--bf16-compare", action="store_true",
+                     help="also run the model's ONNX through OpenVINO at f32 (A) and bf16 (B) and compare them")
     args = ap.parse_args(argv)
     args.model = args.model or default_model_dir()
     if args.frames < 2 or args.judge_every < 1:

@@ -3,9 +3,10 @@ and drift.
 
     python benchmarks/soak.py --minutes 30 --json runs/soak.json
 
-Reports RSS at the start (after the first frame), after warm-up and at the end; per minute the frame interval (what a
-viewer sees) and the work time per frame (prep + engine + send), median and p99; every gap between frames longer
-than --stall-ms. Target for a 30-minute run: RSS growth after warm-up < 5%, no stall, per-minute medians flat.
+Reports RSS at the start (after the first frame), after warm-up and at the end (the last sample while streaming);
+per minute the frame interval (what a viewer sees), the work time per frame (prep + engine + send), median and p99,
+and the engine's network sizes and thread counts; every gap between frames longer than --stall-ms. Target for a
+30-minute run: RSS growth after warm-up < 5%, no stall, per-minute medians flat.
 The style defaults to the first installed one; with no model installed it runs passthrough.
 """
 
@@ -52,7 +53,8 @@ class TimingSink(NullSink):
 
     def __init__(self, capacity: int) -> None:
         super().__init__()
-        self.sent = np.zeros(capacity, np.float64)   # preallocated: the soak must not measure its own growth
+        # full, not zeros: zeros maps pages lazily, and the soak must not measure its own growth
+        self.sent = np.full(capacity, np.nan, np.float64)
 
     def send(self, image: np.ndarray, info: FrameInfo) -> None:
         if self.frames < self.sent.size:
@@ -65,7 +67,7 @@ class TimingFeed:
 
     def __init__(self, inner, capacity: int) -> None:
         self.inner = inner
-        self.taken = np.zeros(capacity, np.float64)
+        self.taken = np.full(capacity, np.nan, np.float64)
         self.n = 0
 
     def __getattr__(self, name: str):
@@ -110,10 +112,22 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
     duration = minutes * 60.0
     stop = threading.Event()
 
+    configs: list[set[str]] = [set()]   # per minute: the engine configurations seen (network size, threads)
+
     def sample_rss() -> None:
+        minute, frames_before = 0, 0
         while not stop.wait(1.0):
-            rss_samples.append((time.perf_counter() - t_start, rss_bytes()))
-            if time.perf_counter() - t_start >= duration:
+            t, rss = time.perf_counter() - t_start, rss_bytes()
+            rss_samples.append((t, rss))
+            configs[-1].add(engine_config(eng))
+            if t >= (minute + 1) * 60:   # one progress line a minute: a 30-minute run must not look hung
+                minute += 1
+                frames = sink.frames
+                say(f"minute {minute}/{int(np.ceil(minutes))}: {frames - frames_before} frames, "
+                    f"RSS {rss / 2**20:.0f} MB, engine {', '.join(sorted(configs[-1]))}")
+                frames_before = frames
+                configs.append(set())
+            if t >= duration:
                 pipeline.stop()
 
     first_rss: list[int] = []
@@ -127,13 +141,35 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
         sampler.join(timeout=5)
         feed.stop()
         eng.close()
-    rss_end = rss_bytes()
+    # The end is the last sample taken while streaming: after close the engine's memory is gone, leaks included.
+    rss_closed = rss_bytes()
+    rss_end = rss_samples[-1][1] if rss_samples else rss_closed
     n = min(sink.frames, feed.n, capacity)
-    return report(sink.sent[:n] - t_start, sink.sent[:n] - feed.taken[:n],
-                  rss_samples, first_rss[0] if first_rss else rss_end, rss_end, warmup_s, stall_ms,
-                  {"style": style, "engine": str(eng.info().get("engine", eng.name)), "size": str(cfg.size),
-                   "fps": fps, "minutes": minutes, "dropped_frames": summary.get("dropped_frames", 0),
-                   "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()})
+    res = report(sink.sent[:n] - t_start, sink.sent[:n] - feed.taken[:n],
+                 rss_samples, first_rss[0] if first_rss else rss_end, rss_end, warmup_s, stall_ms,
+                 {"style": style, "engine": str(eng.info().get("engine", eng.name)), "size": str(cfg.size),
+                  "fps": fps, "minutes": minutes, "dropped_frames": summary.get("dropped_frames", 0),
+                  "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()})
+    res["rss_mb"]["after_close"] = round(rss_closed / 2**20, 1)
+    for p, seen in zip(res["per_minute"], configs, strict=False):
+        p["engine"] = sorted(seen)
+    return res
+
+
+def engine_config(eng) -> str:
+    """The engine's current network size and thread count, e.g. '256x144/1t' (RSS steps follow changes here:
+    each network size is compiled once and kept)."""
+    info = eng.info()
+    return f"{info.get('network_size', '?')}/{info.get('threads', '?')}t"
+
+
+def _trend_pct(medians: list[float]) -> float:
+    """Drift as a trend: the least-squares line through the per-minute medians, first to last minute, in % of their
+    median. The spread (max - min) also moves with the governor's size choices; a leak or a slowdown shows here."""
+    if len(medians) < 3 or statistics.median(medians) <= 0:
+        return 0.0
+    slope = float(np.polyfit(np.arange(len(medians)), np.asarray(medians), 1)[0])
+    return round(slope * (len(medians) - 1) / statistics.median(medians) * 100, 1)
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -155,7 +191,9 @@ def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss
         per_minute.append({"minute": m + 1, "frames": int(in_min.sum()),
                            "interval_p50_ms": _pct(iv, 50), "interval_p99_ms": _pct(iv, 99),
                            "work_p50_ms": _pct(wk, 50), "work_p99_ms": _pct(wk, 99),
-                           "stalls": sum(1 for s in stalls if m * 60 <= s["at_s"] < (m + 1) * 60)})
+                           "stalls": sum(1 for s in stalls if m * 60 <= s["at_s"] < (m + 1) * 60),
+                           "rss_mb": round(max((r for t, r in rss if m * 60 <= t < (m + 1) * 60), default=0)
+                                           / 2**20, 1)})
     after_warmup = [r for t, r in rss if t >= warmup_s]
     rss_warm = after_warmup[0] if after_warmup else rss_first
     medians = [p["work_p50_ms"] for p in per_minute if p["frames"] > 0]
@@ -171,6 +209,7 @@ def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss
         "work_ms": {"p50": _pct(work, 50), "p99": _pct(work, 99)},
         "work_median_drift_pct": (round((max(medians) - min(medians)) / statistics.median(medians) * 100, 1)
                                   if len(medians) > 1 and statistics.median(medians) > 0 else 0.0),
+        "work_median_trend_pct": _trend_pct(medians),
         "stall_threshold_ms": stall_ms,
         "stalls": stalls,
         "per_minute": per_minute,
@@ -181,16 +220,19 @@ def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss
 def print_table(res: dict) -> None:
     print(f"soak: {res['minutes']} min, {res['size']} @ {res['fps']} fps, style {res['style']}, "
           f"engine {res['engine']}, {res['frames']} frames, {res['dropped_frames']} dropped at the source")
-    print(f"{'minute':>6} {'frames':>7} {'interval p50':>13} {'p99':>8} {'work p50':>9} {'p99':>8} {'stalls':>7}")
+    print(f"{'minute':>6} {'frames':>7} {'interval p50':>13} {'p99':>8} {'work p50':>9} {'p99':>8} {'stalls':>7}"
+          f" {'RSS max':>8}  engine (network size/threads)")
     for p in res["per_minute"]:
         print(f"{p['minute']:>6} {p['frames']:>7} {p['interval_p50_ms']:>10.1f} ms {p['interval_p99_ms']:>8.1f} "
-              f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7}")
+              f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7} {p['rss_mb']:>5.0f} MB  "
+              f"{' '.join(p.get('engine', []))}")
     r = res["rss_mb"]
     print(f"RSS: start {r['start']} MB, after warm-up {r['after_warmup']} MB, end {r['end']} MB, max {r['max']} MB "
-          f"-> growth {res['rss_growth_pct']:+.2f}%")
+          f"-> growth {res['rss_growth_pct']:+.2f}% (after closing the engine {r.get('after_close', '?')} MB)")
     print(f"stalls > {res['stall_threshold_ms']:.0f} ms: {len(res['stalls'])}"
           + (f" (longest {max(s['gap_ms'] for s in res['stalls'])} ms)" if res["stalls"] else "")
-          + f"; per-minute work median spread {res['work_median_drift_pct']}%")
+          + f"; per-minute work median: spread {res['work_median_drift_pct']}%, "
+            f"trend {res['work_median_trend_pct']:+.1f}% over the run")
 
 
 def main(argv: list[str] | None = None) -> int:

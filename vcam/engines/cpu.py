@@ -27,10 +27,12 @@ from vcam.engines.cpu_runtime import (
     open_runner,
     probe,
     requested_runtime,
+    resolve_precision,
 )
 from vcam.engines.governor import Governor, InternalSize
 from vcam.errors import ModelError, VcamError
 from vcam.frames import to_bgr
+from vcam.memory import limit_malloc_arenas
 from vcam.ops.guided import GuidedUpsampler
 from vcam.ops.params import SCENE
 from vcam.ops.preprocess import Preprocessor
@@ -59,11 +61,13 @@ class CpuEngine:
         self._size: Size | None = None
         self._internal: InternalSize | None = None
         self._dis = None
-        self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads)
+        limit_malloc_arenas()   # before the runtimes start their threads: see vcam.memory
+        self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads,
+                                         resolve_precision(cfg.cpu_precision))
         self._configure(cfg.size)
 
     # -- runtime and thread choice --------------------------------------------------------------------------
-    def _open_runners(self, runtime: str, threads: int) -> RunnerPicker:
+    def _open_runners(self, runtime: str, threads: int, precision: str) -> RunnerPicker:
         if runtime not in ("auto", *RUNTIMES):
             raise VcamError(f"Unknown CPU runtime {runtime!r}.", "Choose one of: auto, " + ", ".join(RUNTIMES))
         runtimes = available_runtimes() if runtime == "auto" else [runtime]
@@ -74,7 +78,7 @@ class CpuEngine:
             for n in counts:
                 try:
                     hint = self.governor.internal.padded
-                    runners.append(open_runner(rt, self.path, n, (hint.height, hint.width)))
+                    runners.append(open_runner(rt, self.path, n, (hint.height, hint.width), precision))
                 except ModelError:
                     for r in runners:
                         r.close()
@@ -264,7 +268,7 @@ class CpuEngine:
     def info(self) -> dict:
         r = self.picker.runner
         internal = self._internal or self.governor.internal
-        return {"engine": self.name, "runtime": r.runtime, "threads": r.threads,
+        return {"engine": self.name, "runtime": r.runtime, "precision": r.precision, "threads": r.threads,
                 "internal_size": str(internal.size), "network_size": str(internal.padded),
                 "governor": self.governor.summary(), "governor_state": self.governor.state(),
                 "probe_ms": self.probe_ms, "styles": list(self.styles), "model": self.path.name}

@@ -3,19 +3,19 @@ between them (runtime and thread count).
 
 Both write into caller-owned buffers (ONNX Runtime through I/O binding, OpenVINO through shared-memory tensors), so
 no frame allocates. Why measure at run time: the best runtime and thread count change with the machine, the
-versions and the load. Measured here (benchmarks/bench_backends.py, vcam net, median ms at 320x180 / 640x360,
-2 threads, idle 2-core EPYC): torch eager 25.3 / 193, ONNX Runtime fp32 14.8 / 69, OpenVINO fp32 11.2 / 53
-(static shapes; its dynamic-shape graph took ~23 ms at 320x180), OpenVINO int8 10.1 / 44. With 1 thread all
-1.6-1.9x slower on an idle machine, but 1 thread wins when another process holds a core.
+versions and the load (1 thread wins when another process holds a core). Measured on a 2-core Zen 4 with
+benchmarks/bench_backends.py (vcam net, median ms at 320x180 / 640x360, 2 threads): ONNX Runtime fp32 13.7 / 84,
+OpenVINO fp32 11.1 / 66, bf16 7.5 / 38, int8 9.8 / 50.
 
-int8 is not used: only 10-17% faster, and against fp32 it lowered the network output to 27.5 dB PSNR and raised
-E_warp by 24-86% with style distance +2-10% (benchmarks/quality.py --onnx-compare, 3 clips x 2 styles).
+OpenVINO bf16 is the default where the CPU runs it natively (see resolve_precision); int8 is not used: slower than
+bf16 and it raised E_warp by 24-86% (benchmarks/quality.py --onnx-compare).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,14 +24,17 @@ from typing import Protocol
 import numpy as np
 
 from vcam.errors import ModelError, VcamError
+from vcam.memory import trim_heap
 
 RUNTIMES = ("onnxruntime", "openvino")
+PRECISIONS = ("f32", "bf16")   # OpenVINO's inference precision; ONNX Runtime runs the graph's own (f32)
 INPUTS = ("image", "state", "keep", "style")
 OUTPUTS = ("stylized", "new_state")
 
 
 class Runner(Protocol):
     runtime: str
+    precision: str
     threads: int
     path: Path
     style_count: int | None     # the graph's number of styles (None if dynamic)
@@ -59,6 +62,7 @@ def _check_io(path: Path, inputs: Sequence[str], outputs: Sequence[str]) -> None
 
 class OrtRunner:
     runtime = "onnxruntime"
+    precision = "f32"
 
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
@@ -99,20 +103,26 @@ class OrtRunner:
 class OpenVinoRunner:
     """OpenVINO on the CPU. Static shapes run ~1.5-2x faster than the dynamic graph here, so each network size gets
     its own compiled copy: the hinted size at once, others on a helper thread while the dynamic graph serves the
-    first frames at a new size (a governor step never stalls on a compile)."""
+    first frames at a new size (a governor step never stalls on a compile).
+
+    Only the ``max_static`` most recently used sizes stay compiled: each costs 25-40 MB of resident memory and a
+    compile only ~0.2 s here, so a governor that has visited every rung does not keep them all."""
 
     runtime = "openvino"
+    max_static = 2   # the current rung and the one the governor last left (it moves one rung at a time)
 
-    def __init__(self, path: Path, threads: int, shape_hint: tuple[int, int] | None = None) -> None:
+    def __init__(self, path: Path, threads: int, shape_hint: tuple[int, int] | None = None,
+                 precision: str = "f32") -> None:
         import openvino as ov
 
+        if precision not in PRECISIONS:
+            raise VcamError(f"Unknown precision {precision!r}.", "Choose one of: " + ", ".join(PRECISIONS))
         self._ov = ov
         self._core = ov.Core()
-        # f32 pinned: OpenVINO 2026 defaults to bf16 on CPUs with avx512_bf16/AMX. That ran 1.9x faster here
-        # (512x288, 17 vs 32 ms) but moved outputs up to 3 levels off the reference and its effect on E_warp and
-        # style distance is not measured yet; the quality figures in the README are all fp32.
+        # Precision is always explicit: OpenVINO 2026 silently defaults to bf16 on CPUs with avx512_bf16/AMX, which
+        # moves outputs a few levels off the reference; the quality figures in the README are f32.
         self._config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-                        "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": "f32"}
+                        "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": precision}
         try:
             self._model = self._core.read_model(str(path))
             self.compiled = self._core.compile_model(self._model, "CPU", self._config)
@@ -120,12 +130,14 @@ class OpenVinoRunner:
             raise _bad_model(path, exc) from exc
         _check_io(path, [p.get_any_name() for p in self.compiled.inputs],
                   [p.get_any_name() for p in self.compiled.outputs])
+        # What OpenVINO will actually run: a bf16 hint on a CPU without native bf16 runs f32.
+        self.precision = "bf16" if self.compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16 else "f32"
         self.path = path
         dim = self.compiled.inputs[3].get_partial_shape()[1]
         self.style_count = dim.get_length() if dim.is_static else None
         self.threads = threads
         self.request = self.compiled.create_infer_request()
-        self._static: dict[tuple[int, int], object] = {}
+        self._static: OrderedDict[tuple[int, int], object] = OrderedDict()   # least recently used first
         self._pending: dict[tuple[int, int], Future] = {}
         self._pool: ThreadPoolExecutor | None = None
         if shape_hint is not None:
@@ -137,25 +149,36 @@ class OpenVinoRunner:
         s = self.style_count or 1
         c = m.input("state").get_partial_shape()[1].get_length()
         m.reshape({"image": [1, 3, h, w], "state": [1, c, h // 4, w // 4], "keep": [1, 1], "style": [1, s]})
-        return self._core.compile_model(m, "CPU", self._config).create_infer_request()
+        req = self._core.compile_model(m, "CPU", self._config).create_infer_request()
+        del m
+        trim_heap()   # the compile's scratch memory, freed but still held by this thread's malloc arena
+        return req
 
     def _request_for(self, hw: tuple[int, int]):
         req = self._static.get(hw)
         if req is not None:
+            self._static.move_to_end(hw)
             return req
         fut = self._pending.get(hw)
         if fut is None and self.style_count is not None:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-ov-compile")
-            self._pending[hw] = self._pool.submit(self._compile_static, hw)
+            self._pending[hw] = self._helper().submit(self._compile_static, hw)
         elif fut is not None and fut.done():
             del self._pending[hw]
             try:
-                self._static[hw] = req = fut.result()
-                return req
+                req = fut.result()
             except Exception:  # noqa: BLE001 - a failed static compile just keeps the dynamic graph
-                self._static[hw] = self.request
+                req = self.request
+            self._static[hw] = req
+            while len(self._static) > self.max_static:
+                # Freed on the helper thread: tearing down a compiled graph takes milliseconds.
+                self._helper().submit(_release, [self._static.popitem(last=False)[1]])
+            return req
         return self.request
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-ov-compile")
+        return self._pool
 
     def run(self, image: np.ndarray, state: np.ndarray, keep: np.ndarray, style: np.ndarray,
             stylized: np.ndarray, new_state: np.ndarray) -> None:
@@ -177,6 +200,11 @@ class OpenVinoRunner:
         self.compiled = None
 
 
+def _release(box: list) -> None:
+    box.clear()   # in a box: the executor holds the call's arguments until it returns, so a plain del frees nothing
+    trim_heap()
+
+
 def available_runtimes() -> list[str]:
     out = ["onnxruntime"]
     try:
@@ -186,13 +214,36 @@ def available_runtimes() -> list[str]:
     return out + ["openvino"]
 
 
-def open_runner(runtime: str, path: Path, threads: int, shape_hint: tuple[int, int] | None = None) -> Runner:
-    """``shape_hint`` (H, W): the network size expected first (OpenVINO compiles it statically at once)."""
+def bf16_supported() -> bool:
+    """Whether OpenVINO can run bf16 natively on this CPU (avx512_bf16 or AMX)."""
+    try:
+        import openvino as ov
+
+        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 - no OpenVINO, or a build without the property: treat as unsupported
+        return False
+
+
+def resolve_precision(requested: str) -> str:
+    """The OpenVINO precision for a requested one: "auto" is bf16 where the CPU runs it natively (avx512_bf16 or
+    AMX: 1.5-1.7x faster here, E_warp and style distance within 2% of f32 by benchmarks/quality.py --bf16-compare),
+    else f32."""
+    if requested == "auto":
+        return "bf16" if bf16_supported() else "f32"
+    if requested not in PRECISIONS:
+        raise VcamError(f"Unknown CPU precision {requested!r}.", "Choose one of: auto, " + ", ".join(PRECISIONS))
+    return requested
+
+
+def open_runner(runtime: str, path: Path, threads: int, shape_hint: tuple[int, int] | None = None,
+                precision: str = "f32") -> Runner:
+    """``shape_hint`` (H, W): the network size expected first (OpenVINO compiles it statically at once).
+    ``precision`` applies to OpenVINO only."""
     if runtime == "onnxruntime":
         return OrtRunner(path, threads)
     if runtime == "openvino":
         try:
-            return OpenVinoRunner(path, threads, shape_hint)
+            return OpenVinoRunner(path, threads, shape_hint, precision)
         except ImportError as exc:
             raise VcamError("OpenVINO is not installed.", "pip install 'vcam[openvino]', or use onnxruntime.") \
                 from exc
