@@ -119,8 +119,8 @@ class OpenVinoRunner:
             raise VcamError(f"Unknown precision {precision!r}.", "Choose one of: " + ", ".join(PRECISIONS))
         self._ov = ov
         self._core = ov.Core()
-        # Precision is always explicit: OpenVINO 2026 silently defaults to bf16 on CPUs with avx512_bf16/AMX, which
-        # moves outputs a few levels off the reference; the quality figures in the README are f32.
+        # Precision is always explicit: OpenVINO 2026 would default to bf16 on CPUs with avx512_bf16/AMX on its own;
+        # vcam decides (resolve_precision), on measured quality.
         self._config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
                         "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": precision}
         try:
@@ -130,7 +130,7 @@ class OpenVinoRunner:
             raise _bad_model(path, exc) from exc
         _check_io(path, [p.get_any_name() for p in self.compiled.inputs],
                   [p.get_any_name() for p in self.compiled.outputs])
-        # What OpenVINO will actually run: a bf16 hint on a CPU without native bf16 runs f32.
+        # Reported as OpenVINO compiled it, not as asked.
         self.precision = "bf16" if self.compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16 else "f32"
         self.path = path
         dim = self.compiled.inputs[3].get_partial_shape()[1]
