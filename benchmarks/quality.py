@@ -86,14 +86,39 @@ def load_clips(data: Path, names: list[str] | None, frames: int) -> list[tuple[s
     return clips
 
 
-class OnnxRunner:
-    """Runs an exported StyleNet through onnxruntime with the same recurrence as the torch run."""
+class SequenceRunner:
+    """Runs an exported StyleNet over a clip with the same recurrence as the torch run (state carried, keep = 1 after
+    the first frame when temporal); subclasses supply one network step."""
+
+    def __init__(self, styles: tuple[str, ...]) -> None:
+        self.styles = styles
+
+    def step(self, x: np.ndarray, state: np.ndarray, keep: np.ndarray, style: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def run(self, frames: list[np.ndarray], style: str, temporal: bool) -> list[np.ndarray]:
+        s = np.asarray([resolve_blend(parse_style_spec(style), self.styles)], np.float32)
+        h, w = frames[0].shape[:2]
+        state = np.zeros((1, STATE_CHANNELS, h // 4, w // 4), np.float32)
+        out = []
+        for i, f in enumerate(frames):
+            x = np.ascontiguousarray(f.transpose(2, 0, 1)[None], np.float32)
+            keep = np.asarray([[1.0 if temporal and i > 0 else 0.0]], np.float32)
+            y, state = self.step(x, state, keep, s)
+            out.append(np.clip(y[0].transpose(1, 2, 0), 0, 1))
+        return out
+
+
+class OnnxRunner(SequenceRunner):
+    """An ONNX export through onnxruntime (any export: inputs matched by name, else by position)."""
 
     NAMES = ("image", "state", "keep", "style")
 
     def __init__(self, path: Path, styles: tuple[str, ...], threads: int) -> None:
         import onnxruntime as ort
 
+        super().__init__(styles)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -103,48 +128,31 @@ class OnnxRunner:
         names = [i.name for i in inputs]
         # Match by name where the exporter kept them, else by position.
         self.inputs = [n if n in names else names[k] for k, n in enumerate(self.NAMES)]
-        self.styles = styles
 
-    def run(self, frames: list[np.ndarray], style: str, temporal: bool) -> list[np.ndarray]:
-        s = np.asarray([resolve_blend(parse_style_spec(style), self.styles)], np.float32)
-        out, state = [], None
-        for i, f in enumerate(frames):
-            x = np.ascontiguousarray(f.transpose(2, 0, 1)[None], np.float32)
-            if state is None:
-                state = np.zeros((1, 64, x.shape[2] // 4, x.shape[3] // 4), np.float32)
-            keep = np.asarray([[1.0 if temporal and i > 0 else 0.0]], np.float32)
-            y, state = self.session.run(None, dict(zip(self.inputs, (x, state, keep, s), strict=True)))[:2]
-            out.append(np.clip(y[0].transpose(1, 2, 0), 0, 1))
-        return out
+    def step(self, x, state, keep, style):
+        y, new_state = self.session.run(None, dict(zip(self.inputs, (x, state, keep, style), strict=True)))[:2]
+        return y, new_state
 
 
-class RuntimeRunner:
-    """Runs an exported model through vcam's own OpenVINO runner at a given inference precision (f32 or bf16),
-    with the same recurrence, to judge what the precision costs."""
+class RuntimeRunner(SequenceRunner):
+    """The export through vcam's own OpenVINO runner at a given inference precision (f32 or bf16), to judge what the
+    precision costs."""
 
     def __init__(self, path: Path, styles: tuple[str, ...], threads: int, precision: str) -> None:
-        self.path, self.styles, self.threads, self.precision = path, styles, threads, precision
+        super().__init__(styles)
+        self.path, self.threads, self.precision = path, threads, precision
         self._runners: dict[tuple[int, int], object] = {}
 
-    def run(self, frames: list[np.ndarray], style: str, temporal: bool) -> list[np.ndarray]:
+    def step(self, x, state, keep, style):
         from vcam.engines.cpu_runtime import open_runner
 
-        h, w = frames[0].shape[:2]
-        runner = self._runners.get((h, w))
+        hw = (x.shape[2], x.shape[3])
+        runner = self._runners.get(hw)
         if runner is None:   # one static compile per clip size
-            runner = self._runners[(h, w)] = open_runner("openvino", self.path, self.threads, (h, w), self.precision)
-        s = np.asarray([resolve_blend(parse_style_spec(style), self.styles)], np.float32)
-        state = np.zeros((1, STATE_CHANNELS, h // 4, w // 4), np.float32)
-        new_state = np.empty_like(state)
-        out = []
-        for i, f in enumerate(frames):
-            x = np.ascontiguousarray(f.transpose(2, 0, 1)[None], np.float32)
-            keep = np.asarray([[1.0 if temporal and i > 0 else 0.0]], np.float32)
-            y = np.empty_like(x)
-            runner.run(x, state, keep, s, y, new_state)
-            state, new_state = new_state, state
-            out.append(np.clip(y[0].transpose(1, 2, 0), 0, 1))
-        return out
+            runner = self._runners[hw] = open_runner("openvino", self.path, self.threads, hw, self.precision)
+        y, new_state = np.empty_like(x), np.empty_like(state)
+        runner.run(x, state, keep, style, y, new_state)
+        return y, new_state
 
 
 class Steps:

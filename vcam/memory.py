@@ -4,8 +4,8 @@ glibc gives each thread that allocates its own malloc arena and rarely hands fre
 worker threads and compile a graph per network size on a helper thread, so every size the governor visited left its
 high-water mark behind: a 720p soak grew from 355 to 470 MB in 13 minutes and was still creeping. Looping one
 OpenVINO runner over the five ladder sizes here, RSS kept rising for four rounds (220 -> 281 MB) with the default
-arenas and stayed at 214-217 MB with one arena; inference time did not change measurably. benchmarks/soak.py
-gives the whole-pipeline figures.
+arenas and stayed at 214-217 MB with one arena; inference time did not change measurably (one-off measurements,
+not a project benchmark). benchmarks/soak.py gives the whole-pipeline figures.
 """
 
 from __future__ import annotations

@@ -307,7 +307,7 @@ def test_cpu_precision_auto_is_bf16_exactly_where_the_cpu_runs_it(model_dir, fra
     assert f32.info()["precision"] == "f32"
     assert auto.info()["precision"] == ("bf16" if native else "f32")
     if not native:
-        pytest.skip("this CPU has neither avx512_bf16 nor AMX: bf16 runs as f32")
+        pytest.skip("this CPU has neither avx512_bf16 nor AMX: auto stays f32")
     # bf16 is an approximation of the f32 result, not another picture: a few levels on 255 at most.
     for f in frames[:3]:
         a, b = f32.step(f, _cs()).astype(int), auto.step(f, _cs()).astype(int)

@@ -13,6 +13,7 @@ bf16 and it raised E_warp by 24-86% (benchmarks/quality.py --onnx-compare).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import OrderedDict
@@ -105,8 +106,9 @@ class OpenVinoRunner:
     its own compiled copy: the hinted size at once, others on a helper thread while the dynamic graph serves the
     first frames at a new size (a governor step never stalls on a compile).
 
-    Only the ``max_static`` most recently used sizes stay compiled: each costs 25-40 MB of resident memory and a
-    compile only ~0.2 s here, so a governor that has visited every rung does not keep them all."""
+    Only the ``max_static`` most recently used sizes stay compiled: each cost 25-40 MB of resident memory and a
+    compile only ~0.2 s here (one-off measurements), so a governor that has visited every rung does not keep them
+    all."""
 
     runtime = "openvino"
     max_static = 2   # the current rung and the one the governor last left (it moves one rung at a time)
@@ -214,8 +216,9 @@ def available_runtimes() -> list[str]:
     return out + ["openvino"]
 
 
+@functools.cache
 def bf16_supported() -> bool:
-    """Whether OpenVINO can run bf16 natively on this CPU (avx512_bf16 or AMX)."""
+    """Whether OpenVINO can run bf16 natively on this CPU (avx512_bf16 or AMX). Asked once: it cannot change."""
     try:
         import openvino as ov
 
