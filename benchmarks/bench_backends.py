@@ -6,8 +6,7 @@ This is what justifies the CPU engine's runtime choice; rerun it when versions c
         [--runs 30] [--threads 1,2] [--int8-out PATH]
 
 Also reports how far int8 and bf16 drift from fp32 on held-out frames (PSNR of the network output); the perceptual
-checks (E_warp, style distance) are benchmarks/quality.py --onnx-compare FP32.onnx INT8.onnx (with --int8-out's
-file) and benchmarks/quality.py --bf16-compare.
+check of a precision is benchmarks/quality.py --precision f32 against the default (bf16 where the CPU runs it).
 Times are the median of --runs single-frame runs with the engine's own runner classes (caller-owned buffers).
 """
 
@@ -48,11 +47,10 @@ def _frames(size: Size, count: int) -> list[np.ndarray]:
     return [to_blob(f) for f in frames]
 
 
-def _inputs(size: Size, blob: np.ndarray, styles: int, channels: int) -> tuple[np.ndarray, ...]:
-    state = np.zeros((1, channels, size.height // 4, size.width // 4), np.float32)
-    style = np.zeros((1, styles), np.float32)
-    style[0, 0] = 1.0
-    return blob, state, np.ones((1, 1), np.float32), style
+def _inputs(size: Size, blob: np.ndarray, man) -> tuple[np.ndarray, ...]:
+    st = man.size_multiple
+    state = np.zeros((1, man.state_channels, size.height // st, size.width // st), np.float32)
+    return blob, state, np.ones((1, 1), np.float32), man.codes()[:1].copy()
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,15 +58,15 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
-def _fidelity(ref: Runner, test: Runner, held: list[np.ndarray], size: Size, styles: int, channels: int) -> dict:
+def _fidelity(ref: Runner, test: Runner, held: list[np.ndarray], size: Size, man) -> dict:
     """PSNR of ``test``'s output against ``ref``'s over a sequence, each carrying its own recurrent state."""
-    sa = np.zeros((1, channels, size.height // 4, size.width // 4), np.float32)
+    st = man.size_multiple
+    sa = np.zeros((1, man.state_channels, size.height // st, size.width // st), np.float32)
     sb = sa.copy()
     oa = np.empty((1, 3, size.height, size.width), np.float32)
     ob = np.empty_like(oa)
     na, nb = np.empty_like(sa), np.empty_like(sb)
-    style = np.zeros((1, styles), np.float32)
-    style[0, 0] = 1.0
+    style = man.codes()[:1].copy()
     psnrs, maxes = [], []
     for i, x in enumerate(held):
         keep = np.full((1, 1), float(i > 0), np.float32)
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
     ap.add_argument("--model", type=Path, help="model folder (default: models/, else runs/main exported)")
-    ap.add_argument("--sizes", default="320x180,640x360")
+    ap.add_argument("--sizes", default="960x544,640x360")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--int8-out", type=Path, help="keep the int8 ONNX here (for quality.py --onnx-compare)")
@@ -110,14 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     calib_size = sizes[0]
     calib = _frames(calib_size, 48)
     t0 = time.perf_counter()
-    quantize_int8(fp32, int8, calibration_feeds(fp32, calib[:32], len(man.styles)))
+    quantize_int8(fp32, int8, calibration_feeds(fp32, calib[:32], man.codes(), man.state_channels,
+                                                    state_stride=man.size_multiple))
     console.print(f"int8 model: {int8} (calibrated on 32 frames at {calib_size} in {time.perf_counter() - t0:.1f} s)")
 
     torch_net = None
     if not args.no_torch and man.weights_path.is_file():
         import torch
 
-        torch_net, _ = load_stylenet(man.weights_path)
+        torch_net, _, _ = load_stylenet(man.weights_path)
 
     backends: list[tuple[str, str, object]] = []
     if torch_net is not None:
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         task = bar.add_task("measuring", total=total)
         for size in sizes:
             blob = _frames(size, 1)[0]
-            image, state, keep, style = _inputs(size, blob, len(man.styles), man.state_channels)
+            image, state, keep, style = _inputs(size, blob, man)
             out = np.empty((1, 3, size.height, size.width), np.float32)
             new_state = np.empty_like(state)
             for n in threads:
@@ -152,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                         runs = max(5, args.runs // 3)
                     else:
                         runner = (OrtRunner(path, n) if name == "onnxruntime"
-                                  else OpenVinoRunner(path, n, precision="bf16" if prec == "bf16" else "f32"))
+                                  else OpenVinoRunner(path, n, precision="bf16" if prec == "bf16" else "f32",
+                                                      state_stride=man.size_multiple))
 
                         def fn(runner=runner, a=(image, state, keep, style, out, new_state)) -> None:
                             runner.run(*a)
@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     held = calib[32:]
     if held:
         ref = OrtRunner(fp32, 2)
-        tests = {"int8": OpenVinoRunner(int8, 2) if has_ov else OrtRunner(int8, 2)}
+        st = man.size_multiple
+        tests = {"int8": OpenVinoRunner(int8, 2, state_stride=st) if has_ov else OrtRunner(int8, 2)}
         if has_bf16:
-            tests["bf16"] = OpenVinoRunner(fp32, 2, precision="bf16")
-        fid = {k: _fidelity(ref, r, held, calib_size, len(man.styles), man.state_channels) for k, r in tests.items()}
+            tests["bf16"] = OpenVinoRunner(fp32, 2, precision="bf16", state_stride=st)
+        fid = {k: _fidelity(ref, r, held, calib_size, man) for k, r in tests.items()}
 
     table("vcam network: median ms per frame (batch 1)", ["backend", "precision", "size", "threads", "ms"],
           [[r["backend"], r["precision"], r["size"], r["threads"], r["median_ms"]] for r in rows])

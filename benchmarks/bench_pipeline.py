@@ -1,22 +1,25 @@
 """End to end through the real pipeline (vcam.pipeline.Pipeline): pattern source -> engine -> null sink, at
-640x360, 1280x720 and 1920x1080, for vcam's default configuration and the Johnson et al. 2016 baseline, plus a
-second scenario with one core kept busy by another process (governor on, 720p).
+640x360, 1280x720 and 1920x1080, for vcam's default configuration and two baselines run per frame at the full
+output size: the MicroAST teacher vcam distils from (Wang et al. 2023) and Johnson et al. 2016; plus a scenario with
+one core kept busy by another process (governor on, 720p).
 
     .venv/bin/python benchmarks/bench_pipeline.py --json out/pipeline.json [--sizes 640x360,1280x720,1920x1080]
-        [--seconds 8] [--warmup 4] [--model DIR] [--no-baseline] [--no-burner] [--no-live]
+        [--seconds 8] [--warmup 4] [--model DIR] [--no-baseline] [--no-teacher] [--no-burner] [--no-live]
 
 Modes: "lockstep" feeds pre-rendered pattern frames as fast as the pipeline takes them (throughput; the pattern's
 drawing cost is left out, as a camera's decoding runs on its own thread), "live" runs the paced 30 fps pattern on
 the capture thread behind the newest-frame mailbox (what a call sees: fps is capped by the source, latency
 includes waiting for the pipeline). fps is the median over frame intervals; latency is grab to the end of send.
-The baseline runs its network at the full output size (as designed) on the fastest of ONNX Runtime fp32,
-OpenVINO fp32, int8 and (where the CPU has it) bf16, measured at each output size, with the same pre/post code.
-Benchmarks report; they never fail.
+cpu is the process's CPU seconds per wall second over the measured window (2.0 = both cores busy), what a call
+app has left. Each baseline runs its network at the full output size (as designed) on the fastest of ONNX Runtime
+fp32, OpenVINO fp32, int8 and (where the CPU has it) bf16, measured at each output size, with the same pre/post
+code. Benchmarks report; they never fail.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -26,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import SHARED_DATA as SHARED  # noqa: E402
 from common import (  # noqa: E402
     cleanup_temp_model,
     clip_frames,
@@ -108,17 +112,34 @@ class _ImageOnlyOvBf16(_ImageOnlyOv):
     precision = "bf16"   # the baseline gets every option vcam's engine has
 
 
+class _WithStyle:
+    """The teacher's per-frame graph: the image plus one style's features (fixed inputs, set once)."""
+
+    def __init__(self, runner_cls: type, path: Path, threads: int, style: dict) -> None:
+        self.inner, self.style = runner_cls(path, threads), style
+        if isinstance(self.inner, _ImageOnlyOrt):
+            self._names = None
+        else:
+            self._names = [p.get_any_name() for p in self.inner.r.model_inputs]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self._names is None:
+            return self.inner.s.run(None, {"content": x, **self.style})[0]
+        self.inner.r.infer({"content": x, **self.style})
+        return self.inner.r.get_output_tensor(0).data
+
+
 class BaselineEngine:
-    """Johnson's TransformerNet at the full output size with vcam's pre/post code (conversion, guided
-    filter at scale 1, strength blend, uint8)."""
+    """A baseline network at the full output size with vcam's pre/post code (conversion, guided filter at scale 1
+    for Johnson's, the plain blend for the teacher's, uint8)."""
 
-    name = "johnson2016"
+    name = "baseline"
 
-    def __init__(self, net, runtime: str, size: Size) -> None:
-        self.net, self.runtime = net, runtime
+    def __init__(self, net, runtime: str, size: Size, name: str = "johnson2016", upsample: str = "guided") -> None:
+        self.net, self.runtime, self.name = net, runtime, name
         self.timings = {"pre": 0.0, "infer": 0.0, "post": 0.0}
         self._pre = Preprocessor(size, size)
-        self._up = GuidedUpsampler(size, size)
+        self._up = GuidedUpsampler(size, size, mode=upsample)
         self._out = np.empty((size.height, size.width, 3), np.uint8)
         self.size = size
 
@@ -161,13 +182,37 @@ def baseline_candidates(tmp: Path) -> list[tuple[str, Path, type]]:
     return cands
 
 
-def fastest_baseline(cands: list[tuple[str, Path, type]], size: Size) -> tuple[str, object]:
+def teacher_candidates(tmp: Path) -> tuple[list[tuple[str, Path, type]], dict]:
+    """The teacher's per-frame graph (starry_night's features as fixed inputs) and a quantized copy."""
+    import torch
+
+    from vcam.model.data import read_rgb, to_tensor
+    from vcam.model.export import quantize_int8
+    from vcam.model.teacher import export_per_frame, load_teacher, style_feeds
+
+    teacher = load_teacher()
+    style = style_feeds(teacher.encode_style(to_tensor(read_rgb(SHARED / "styles" / "starry_night.jpg", 512))))
+    with torch.inference_mode():
+        fp32 = export_per_frame(teacher, tmp / "teacher.onnx")
+    frames = clip_frames((320, 180), 8) or pattern_frames((320, 180), 8)
+    blobs = [Preprocessor(Size(320, 180), Size(320, 180))(f).copy() for f in frames]
+    int8 = quantize_int8(fp32, tmp / "teacher_int8.onnx", [{"content": x, **style} for x in blobs])
+    cands: list[tuple[str, Path, type]] = [("onnxruntime fp32", fp32, _ImageOnlyOrt)]
+    if "openvino" in available_runtimes():
+        cands += [("openvino fp32", fp32, _ImageOnlyOv), ("openvino int8", int8, _ImageOnlyOv)]
+        if bf16_supported():
+            cands.append(("openvino bf16", fp32, _ImageOnlyOvBf16))
+    return cands, style
+
+
+def fastest_baseline(cands: list[tuple[str, Path, type]], size: Size, style: dict | None = None
+                     ) -> tuple[str, object]:
     """The fastest candidate at the size the baseline runs at (the ranking changes with size: bf16 led at 320x180
     and trailed int8 at 640x360 here), as (label, ready runner)."""
     x = Preprocessor(size, size)(pattern_frames((size.width, size.height), 1)[0]).copy()
     best: tuple[str, object, float] | None = None
     for label, path, cls in cands:
-        net = cls(path, 2)
+        net = cls(path, 2) if style is None else _WithStyle(cls, path, 2, style)
         net(x)
         t = []
         for _ in range(2):
@@ -194,12 +239,20 @@ def run_scenario(engine, feed, size: Size, styles: tuple[str, ...], warmup_s: fl
             pipe = Pipeline(feed, engine, [sink], controls, size, stats=stats, max_frames=frames)
             t_end = time.perf_counter() + secs
             pipe.on_frame = lambda n, p=pipe, t=t_end: p.stop() if time.perf_counter() > t and n >= 3 else None
+            cpu0, wall0 = _cpu_seconds(), time.perf_counter()
             summary = pipe.run()
             if measure:
+                # Every thread of this process: capture, engine, runtime pools, post-processing bands.
+                summary["cpu_per_wall"] = (_cpu_seconds() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
                 return summary
     finally:
         feed.stop()
     return {}
+
+
+def _cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def row(name: str, summary: dict, engine, size: Size, baseline: bool, mode: str) -> dict:
@@ -215,6 +268,7 @@ def row(name: str, summary: dict, engine, size: Size, baseline: bool, mode: str)
             "mode": mode, "fps_mean": summary.get("fps"), "frames": summary.get("frames"),
             "stages_ms_p50": {k: v["p50"] for k, v in summary.get("stages_ms", {}).items()},
             "dropped_frames": summary.get("dropped_frames", 0), "governor": info.get("governor"),
+            "cpu_per_wall": round(summary.get("cpu_per_wall", 0.0), 3),
             "governor_state": info.get("governor_state")}
 
 
@@ -225,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--warmup", type=float, default=4.0)
     ap.add_argument("--model", type=Path)
-    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-baseline", action="store_true", help="leave Johnson et al. 2016 out")
+    ap.add_argument("--no-teacher", action="store_true", help="leave the MicroAST teacher out")
     ap.add_argument("--no-burner", action="store_true")
     ap.add_argument("--no-live", action="store_true")
     ap.add_argument("--baseline-frames", type=int, default=4)
@@ -240,12 +295,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_baseline:
         console.print("baseline: exporting and choosing the runtime for Johnson et al. 2016")
         baseline = baseline_candidates(tmp)
+    teacher = None
+    if not args.no_teacher:
+        if (SHARED / "teachers" / "microast").is_dir():
+            console.print("baseline: exporting and choosing the runtime for the MicroAST teacher")
+            teacher = teacher_candidates(tmp)
+        else:
+            console.print("teacher baseline: skipped (../shared/data/teachers/microast not found)")
 
     plan = []
     for size in sizes:
         plan.append(("vcam", size, "lockstep", False))
         if not args.no_live:
             plan.append(("vcam", size, "live", False))
+        if teacher:
+            plan.append(("microast (teacher)", size, "lockstep", True))
         if baseline:
             plan.append(("johnson2016", size, "lockstep", True))
     if not args.no_burner:
@@ -257,8 +321,12 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(task, description=f"{name} {size} {mode}")
             cfg = RunConfig(input="pattern", outputs=("null",), size=size, style=man.styles[0])
             if is_base:
-                label, net = fastest_baseline(baseline, size)
-                engine = BaselineEngine(net, label, size)
+                if name.startswith("microast"):
+                    label, net = fastest_baseline(teacher[0], size, teacher[1])
+                    engine = BaselineEngine(net, label, size, name="microast", upsample="bilinear")
+                else:
+                    label, net = fastest_baseline(baseline, size)
+                    engine = BaselineEngine(net, label, size)
                 feed = LockstepFeed(ReplaySource(pattern_frames((size.width, size.height), 4)))
                 summary = run_scenario(engine, feed, size, man.styles, 0.0, 0.0, max_frames=args.baseline_frames,
                                        warmup_frames=1)
@@ -278,22 +346,28 @@ def main(argv: list[str] | None = None) -> int:
             bar.advance(task)
 
     table("End to end: pattern -> engine -> null sink", ["name", "mode", "output", "internal", "engine", "fps",
-                                                         "lat p50 ms", "lat p95 ms", "pre", "infer", "post"],
+                                                         "lat p50 ms", "lat p95 ms", "pre", "infer", "post", "cpu"],
           [[r["name"], r["mode"], r["output_size"], r["internal_size"], r["engine"], r["fps"], r["latency_ms_p50"],
             r["latency_ms_p95"], r["stages_ms_p50"].get("pre", 0.0), r["stages_ms_p50"].get("infer", 0.0),
-            r["stages_ms_p50"].get("post", 0.0)] for r in rows])
+            r["stages_ms_p50"].get("post", 0.0), r["cpu_per_wall"]] for r in rows])
     for size in sizes:
         v = next((r for r in rows if r["name"] == "vcam" and r["mode"] == "lockstep" and
                   r["output_size"] == str(size)), None)
-        b = next((r for r in rows if r["baseline"] and r["output_size"] == str(size)), None)
-        if v and b and b["fps"]:
-            console.print(f"{size}: vcam {v['fps']:.1f} fps vs baseline {b['fps']:.2f} fps "
-                          f"= {v['fps'] / b['fps']:.0f}x")
+        for b in (r for r in rows if r["baseline"] and r["output_size"] == str(size)):
+            if v and b["fps"]:
+                console.print(f"{size}: vcam {v['fps']:.1f} fps vs {b['name']} {b['fps']:.2f} fps "
+                              f"= {v['fps'] / b['fps']:.1f}x")
+        live = next((r for r in rows if r["name"] == "vcam" and r["mode"] == "live" and
+                     r["output_size"] == str(size)), None)
+        if live:
+            console.print(f"{size} live: {live['cpu_per_wall']:.2f} CPU seconds per second "
+                          f"({live['cpu_per_wall'] / 2 * 100:.0f}% of two cores)")
     write_json(args.json, rows)
     if args.json:
         meta = Path(args.json).with_suffix(".meta.json")
         write_json(meta, {"machine": env, "model": origin,
-                      "baseline_runtime": {r["output_size"]: r["engine"] for r in rows if r["baseline"]}})
+                      "baseline_runtime": {f"{r['name']} {r['output_size']}": r["engine"] for r in rows
+                                               if r["baseline"]}})
     cleanup_temp_model(man)
     return 0
 

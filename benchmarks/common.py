@@ -109,21 +109,22 @@ def find_model(explicit: Path | None = None) -> tuple[Manifest, str]:
 
 
 def random_model(out: Path, styles: tuple[str, ...] = ("a", "b", "c")) -> Manifest:
+    """A random StyleNet at the shipped shape, exported (timing only: its picture means nothing)."""
     import torch
-    from safetensors.torch import save_file
 
     from vcam.model.export import export_onnx
-    from vcam.model.network import STATE_CHANNELS, StyleNet
+    from vcam.model.network import StyleBank, StyleNet
+    from vcam.model.weights import save_weights
     from vcam.styles import write_manifest
 
     torch.manual_seed(0)
-    net = StyleNet(len(styles))
+    net = StyleNet()
     src = out / "src"
     src.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(src / "vcam.safetensors"),
-              metadata={"styles": json.dumps(list(styles))})
+    save_weights(src / "vcam.safetensors", net, StyleBank(len(styles), net.code_dim), styles)
     write_manifest(src, {"styles": list(styles), "onnx": "vcam.onnx", "onnx_sha256": "", "weights": "vcam.safetensors",
-                         "state_channels": STATE_CHANNELS, "size_multiple": 4})
+                         "state_channels": net.shape.state_channels, "size_multiple": net.shape.stride,
+                         "code_dim": net.code_dim})
     export_onnx(src / "vcam.safetensors", out / "model")
     return load_manifest(out / "model")
 

@@ -1,13 +1,16 @@
-"""Contact sheet: held-out photos, a face and an animated frame through every style of the model, plus a blend.
+"""Contact sheet and 1:1 crops: what the real pipeline shows at 1280x720, beside the MicroAST teacher run per frame at
+the same size, for every style.
 
-    python benchmarks/contact_sheet.py --out docs/contact_sheet.png [--model models] [--cell 208]
-        [--video out/styles.mp4 --video-clip carphone --video-frames 90]
+    python benchmarks/contact_sheet.py --out docs/contact_sheet.png [--crops docs/crops.png]
+        [--heldout docs/contact_sheet_heldout.png] [--model models] [--previous models/previous] [--cell 200]
 
-Rows: the three photos held out of training, a frame of carphone.mp4 (a face; the 176x144 clip is upscaled to the
-internal resolution) and a frame of Big Buck Bunny. Columns: the input, each style, and a 50/50 blend of
-starry_night and the_scream. Every input is centre-cropped to 4:3 and run at the engine's internal resolution
-(about 320x180 pixels); the video rows run the temporal model recurrently over the frames before the one shown,
-as the engine would.
+Sheet rows: held-out photos, the laptop-webcam face at a desk (people/frames/zhling), a person at home (a held-out
+gesture photo) and a Big Buck Bunny frame. Columns: the input, then for each style vcam's output and the teacher's.
+Each input is cut to 16:9 and resized to 1280x720 as a camera delivers it; the video row runs the recurrent model
+over the frames before the one shown, as the engine would. Crops: 1:1 regions (a face, a room) of the 720p frames,
+input | vcam | teacher | previous, so the strokes can be seen at the real output size. Held-out sheet (with a style
+encoder in the model): the paintings of ../shared/data/styles_heldout, which no training saw, given as pictures the
+way `--style-image` gives them; columns: each painting, then for each of them vcam's output and the teacher's.
 """
 
 from __future__ import annotations
@@ -21,180 +24,189 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import torch  # noqa: E402
+from contenders import PipelineContender, TeacherContender, clip_bgr, cover, read_bgr, style_paths  # noqa: E402
 
+from vcam.config import Size  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
-from vcam.model import evaluate as E  # noqa: E402
-from vcam.model.data import read_rgb  # noqa: E402
 
-PHOTOS = ("chelsea.jpg", "plasma_Kite.jpg", "lomiri16_friends_by_Aitzol_Berasategi.jpg")
-# (clip, first frame run, frame shown): the state warms up over the frames before the one shown.
-VIDEO_ROWS = (("carphone.mp4", 40, 60), ("bunny_640x360.mp4", 70, 90))
+SIZE = Size(1280, 720)
+STILLS = ("content/chelsea.jpg", "content/plasma_Kite.jpg", "content/lomiri16_friends_by_Aitzol_Berasategi.jpg",
+          "people/frames/zhling_0009.jpg", "people/gesture/rock_1bed937b-7ae4-4070-891c-daf69415da41.jpg")
+VIDEO_ROW = ("video/bunny_1280x720.mp4", 20)           # (clip, frames run; the last is shown)
 STYLE_ORDER = ("starry_night", "the_scream", "great_wave", "composition_vii", "udnie", "woman_with_hat", "mondrian",
                "shipwreck_minotaur")
-BLEND = ("starry_night", "the_scream")
-ASPECT = 4 / 3
-HEADER = 26
+# 1:1 crops: (name, source, (x, y, w, h) in the 1280x720 frame, styles)
+CROPS = (("face", "people/frames/zhling_0009.jpg", (460, 320, 400, 300), ("starry_night", "the_scream", "udnie")),
+         ("room", "people/frames/zhling_0009.jpg", (40, 400, 400, 300), ("starry_night", "great_wave")))
+HEADER = 24
+HELDOUT_STILLS = ("people/frames/zhling_0009.jpg", "content/chelsea.jpg",
+                  "people/gesture/rock_1bed937b-7ae4-4070-891c-daf69415da41.jpg")
 
 
-def crop_aspect(img: np.ndarray, aspect: float = ASPECT) -> np.ndarray:
-    """Centre crop to width/height = aspect."""
+def _label(img: np.ndarray, text: str, top: bool = False) -> None:
     h, w = img.shape[:2]
-    if w / h > aspect:
-        cw = round(h * aspect)
-        x = (w - cw) // 2
-        return img[:, x:x + cw]
-    ch = round(w / aspect)
-    y = (h - ch) // 2
-    return img[y:y + ch]
+    y0 = 0 if top else h - 18
+    cv2.rectangle(img, (0, y0), (w, y0 + 18), (20, 20, 20), -1)
+    cv2.putText(img, text, (4, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (235, 235, 235), 1, cv2.LINE_AA)
 
 
-def prepare(img: np.ndarray) -> np.ndarray:
-    c = crop_aspect(E.as_float_rgb(img))
-    return E.resize(c, E.internal_size(c.shape[1], c.shape[0]))
+def to_u8(rgb: np.ndarray) -> np.ndarray:
+    """RGB float -> BGR uint8 for writing."""
+    return cv2.cvtColor((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
 
 
-def columns(model: E.LoadedModel) -> list[tuple[str, str]]:
-    """(label, style spec) for each stylised column: known styles in the CLI's order, others after, then a blend."""
-    names = [s for s in STYLE_ORDER if s in model.styles] + [s for s in model.styles if s not in STYLE_ORDER]
-    cols = [(s, s) for s in names]
-    if all(b in model.styles for b in BLEND):
-        cols.append((f"{BLEND[0]}+{BLEND[1]} 50/50", f"{BLEND[0]}=0.5,{BLEND[1]}=0.5"))
-    return cols
+def cell(rgb: np.ndarray, width: int) -> np.ndarray:
+    h = round(width * SIZE.height / SIZE.width)
+    return cv2.resize(to_u8(rgb), (width, h), interpolation=cv2.INTER_AREA)
 
 
-def rows(data: Path) -> list[tuple[str, list[np.ndarray]]]:
-    """(label, frames at the internal resolution); the last frame is the one shown."""
-    out = []
-    for name in PHOTOS:
-        p = data / "content" / name
-        if p.is_file():
-            out.append((p.stem.split("_by_")[0], [prepare(read_rgb(p))]))
-    for clip, first, shown in VIDEO_ROWS:
-        p = data / "video" / clip
-        if p.is_file():
-            frames = E.read_clip(p, shown - first + 1, start=first, area=None)  # native size, then crop + resize
-            if frames:
-                out.append((f"{p.stem} #{first + len(frames) - 1}", [prepare(f) for f in frames]))
-    if not out:
-        raise VcamError(f"No held-out photos or clips under {data}.", "Pass --data pointing at ../shared/data.")
-    return out
+def inputs(data: Path) -> list[tuple[str, list[np.ndarray]]]:
+    rows = [(Path(p).stem[:18], [cover(read_bgr(data / p), SIZE)]) for p in STILLS if (data / p).is_file()]
+    clip, n = VIDEO_ROW
+    if (data / clip).is_file():
+        rows.append((f"{Path(clip).stem} #{n - 1}", clip_bgr(data / clip, n, SIZE)))
+    return rows
 
 
-def _label(cell: np.ndarray, text: str, top: bool = False) -> None:
-    scale, thick = 0.4, 1
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    y0 = 0 if top else cell.shape[0] - th - base - 4
-    cell[y0:y0 + th + base + 4, : tw + 6] //= 3
-    cv2.putText(cell, text, (3, y0 + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+def run(contender, frames: list[np.ndarray], style: str) -> np.ndarray:
+    """What the contender shows for the last frame (stills: a second frame, as a camera on a still scene)."""
+    if len(frames) == 1 and contender.recurrent:
+        frames = frames * 2
+    elif not contender.recurrent:
+        frames = frames[-1:]
+    return contender.run(frames, style)[-1]
 
 
-def to_cell(img: np.ndarray, width: int) -> np.ndarray:
-    """float RGB [0,1] -> uint8 BGR cell ``width`` wide."""
-    h, w = img.shape[:2]
-    size = (width, round(h * width / w))
-    u8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return cv2.cvtColor(cv2.resize(u8, size, interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC),
-                        cv2.COLOR_RGB2BGR)
-
-
-def header(labels: list[str], width: int) -> np.ndarray:
-    bar = np.full((HEADER, width * len(labels), 3), 24, np.uint8)
-    for i, text in enumerate(labels):
-        scale = 0.45
-        while cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width - 6 and scale > 0.3:
-            scale -= 0.03
-        cv2.putText(bar, text, (i * width + 3, HEADER - 9), cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235), 1,
+def render_sheet(vcam, teacher, data: Path, width: int, say) -> np.ndarray:
+    styles = [s for s in STYLE_ORDER if s in vcam.styles()] + [s for s in vcam.styles() if s not in STYLE_ORDER
+                                                                and not s.startswith("heldout_")]
+    rows = []
+    for name, frames in inputs(data):
+        cells = [cell(cv2.cvtColor(frames[-1], cv2.COLOR_BGR2RGB).astype(np.float32) / 255, width)]
+        _label(cells[0], name)
+        for style in styles:
+            for c in (vcam, teacher):
+                say(f"{name}: {style} ({c.label})")
+                cells.append(cell(run(c, frames, style), width))
+        rows.append(np.concatenate(cells, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    head = np.full((HEADER, sheet.shape[1], 3), 20, np.uint8)
+    cv2.putText(head, "input", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (235, 235, 235), 1, cv2.LINE_AA)
+    for k, style in enumerate(styles):
+        x = width * (1 + 2 * k)
+        cv2.putText(head, f"{style}: vcam | teacher", (x + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (235, 235, 235), 1,
                     cv2.LINE_AA)
-    return bar
+        cv2.line(head, (x, 0), (x, HEADER), (90, 90, 90), 1)
+    return np.concatenate([head, sheet], axis=0)
 
 
-def render_sheet(model: E.LoadedModel, data: Path, cell: int) -> np.ndarray:
-    cols = columns(model)
-    lines = [header(["input"] + [c for c, _ in cols], cell)]
-    for label, frames in rows(data):
-        cells = [to_cell(frames[-1], cell)]
-        _label(cells[0], label)
-        for _, spec in cols:
-            cells.append(to_cell(E.stylize_sequence(model, frames, spec)[-1], cell))
-        lines.append(np.concatenate(cells, axis=1))
-    return np.concatenate(lines, axis=0)
+def render_crops(contenders: list, data: Path, say) -> np.ndarray:
+    rows = []
+    for name, src, (x, y, w, h), styles in CROPS:
+        frame = cover(read_bgr(data / src), SIZE)
+        for style in styles:
+            tiles = [frame[y:y + h, x:x + w].copy()]
+            _label(tiles[0], f"{name}: input (1:1 of 1280x720)")
+            for c in contenders:
+                say(f"crop {name}: {style} ({c.label})")
+                t = to_u8(run(c, [frame], style))[y:y + h, x:x + w].copy()
+                _label(t, f"{style}: {c.label}")
+                tiles.append(t)
+            rows.append(np.concatenate(tiles, axis=1))
+    return np.concatenate(rows, axis=0)
 
 
-def encode_png(img: np.ndarray, max_bytes: int) -> tuple[bytes, int]:
-    """PNG bytes of a BGR image, dropping low bits per channel (8 -> 5) until it fits ``max_bytes``.
-
-    Stylised textures compress poorly; 6 bits per channel (error <= 2/255) is invisible at this size and saves ~1/3.
-    """
-    for bits in (8, 7, 6, 5):
-        step = 1 << (8 - bits)
-        q = img if bits == 8 else np.minimum(np.round(img / step) * step, 255).astype(np.uint8)
-        ok, buf = cv2.imencode(".png", q, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        if not ok:
-            raise VcamError("PNG encoding failed.")
-        if len(buf) <= max_bytes:
-            break
-    return buf.tobytes(), bits
+def heldout_paintings(data: Path) -> dict[str, Path]:
+    return {f"heldout_{p.stem}": p for p in sorted((data / "styles_heldout").glob("*.jpg"))}
 
 
-def render_video(model: E.LoadedModel, data: Path, clip: str, frames: int, cell: int, out: Path) -> None:
-    """A 2-row grid (input, each style, the blend) over a clip, the temporal model run recurrently."""
-    path = next((p for p in (data / "video").glob(f"{clip}*")), None)
-    if path is None:
-        raise VcamError(f"No clip named {clip!r} in {data / 'video'}.")
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    cap.release()
-    src = [prepare(f) for f in E.read_clip(path, frames, area=None)]
-    cols = columns(model)
-    streams = [src] + [E.stylize_sequence(model, src, spec) for _, spec in cols]
-    labels = ["input"] + [c for c, _ in cols]
-    per_row = (len(streams) + 1) // 2
-    first = to_cell(src[0], cell)
-    h, w = first.shape[0], cell * per_row
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, 2 * h))
-    if not writer.isOpened():
-        raise VcamError(f"Cannot write the video {out}.", "Pick a path ending in .mp4 in a writable folder.")
-    try:
-        for t in range(len(src)):
-            canvas = np.zeros((2 * h, w, 3), np.uint8)
-            for k, (stream, text) in enumerate(zip(streams, labels, strict=True)):
-                c = to_cell(stream[t], cell)
-                _label(c, text, top=True)
-                r, q = divmod(k, per_row)
-                canvas[r * h:(r + 1) * h, q * cell:(q + 1) * cell] = c
-            writer.write(canvas)
-    finally:
-        writer.release()
+def render_heldout(vcam, teacher, data: Path, width: int, say) -> np.ndarray:
+    """Rows: the painting itself (letterboxed), then each still through vcam | teacher, per held-out painting."""
+    paintings = heldout_paintings(data)
+    h = round(width * SIZE.height / SIZE.width)
+    rows = []
+    top = []
+    for name, path in paintings.items():
+        art = read_bgr(path)
+        s = min(2 * width / art.shape[1], h / art.shape[0])
+        small = cv2.resize(art, (max(1, round(art.shape[1] * s)), max(1, round(art.shape[0] * s))),
+                           interpolation=cv2.INTER_AREA)
+        tile = np.full((h, 2 * width, 3), 20, np.uint8)
+        y0, x0 = (h - small.shape[0]) // 2, (2 * width - small.shape[1]) // 2
+        tile[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+        _label(tile, name.removeprefix("heldout_")[:34])
+        top.append(tile)
+    rows.append(np.concatenate([np.full((h, width, 3), 20, np.uint8), *top], axis=1))
+    for src in HELDOUT_STILLS:
+        if not (data / src).is_file():
+            continue
+        frame = cover(read_bgr(data / src), SIZE)
+        cells = [cell(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB).astype(np.float32) / 255, width)]
+        _label(cells[0], Path(src).stem[:18])
+        for name in paintings:
+            for c in (vcam, teacher):
+                say(f"held-out {Path(src).stem[:18]}: {name} ({c.label})")
+                cells.append(cell(run(c, [frame], name), width))
+        rows.append(np.concatenate(cells, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    head = np.full((HEADER, sheet.shape[1], 3), 20, np.uint8)
+    for k in range(len(paintings)):
+        x = width * (1 + 2 * k)
+        cv2.putText(head, "vcam --style-image | teacher", (x + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (235, 235, 235), 1, cv2.LINE_AA)
+        cv2.line(head, (x, 0), (x, HEADER), (90, 90, 90), 1)
+    return np.concatenate([head, sheet], axis=0)
+
+
+def write_png(path: Path, img: np.ndarray) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:
+        raise VcamError(f"Cannot encode {path}.")
+    path.write_bytes(buf.tobytes())
+    return len(buf)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="PNG to write")
-    ap.add_argument("--model", type=Path, default=None, help="model dir (default models/ if present, else runs/main)")
+    ap.add_argument("--crops", type=Path, default=None, help="also write 1:1 crops of 720p frames here")
+    ap.add_argument("--heldout", type=Path, default=None,
+                    help="also write the held-out paintings, given as pictures, here (needs a style encoder)")
+    ap.add_argument("--model", type=Path, default=ROOT / "models", help="vcam's model (default models/)")
+    ap.add_argument("--previous", type=Path, default=ROOT / "models" / "previous", help="previous model, for crops")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
-    ap.add_argument("--cell", type=int, default=208, help="cell width in pixels")
-    ap.add_argument("--max-mb", type=float, default=2.0, help="reduce colour depth until the PNG fits this size")
-    ap.add_argument("--video", type=Path, default=None, help="also write an MP4 grid of every style over a clip")
-    ap.add_argument("--video-clip", default="carphone", help="clip stem for --video")
-    ap.add_argument("--video-frames", type=int, default=90)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cell", type=int, default=200, help="cell width in pixels")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    shipped = ROOT / "models"
-    model_dir = args.model or (shipped if (shipped / "manifest.json").is_file() else ROOT / "runs" / "main")
+    say = lambda m: print(m, flush=True)  # noqa: E731
     try:
-        model = E.load_model(model_dir)
-        sheet = render_sheet(model, args.data, args.cell)
-        png, bits = encode_png(sheet, int(args.max_mb * 1e6))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(png)
-        print(f"wrote {args.out}: {sheet.shape[1]}x{sheet.shape[0]}, {len(png) / 1e6:.2f} MB, {bits} bits/channel "
-              f"(model {model_dir}, {model.iterations} iterations)")
-        if args.video:
-            render_video(model, args.data, args.video_clip, args.video_frames, args.cell, args.video)
-            print(f"wrote {args.video}")
+        vcam = PipelineContender("vcam", args.model, SIZE, "auto")
+        paintings = style_paths(args.data)
+        if args.heldout:
+            if not vcam.manifest.extra.get("style_encoder"):
+                raise VcamError(f"{args.model} has no style encoder for --heldout.",
+                                "Train one: vcam train --style-encoder --base models --out runs/encoder")
+            for name, path in heldout_paintings(args.data).items():
+                vcam.add_picture(name, path)
+                paintings[name] = path
+        teacher = TeacherContender(args.data, None, args.threads, paintings)
+        if args.heldout:
+            held = render_heldout(vcam, teacher, args.data, args.cell, say)
+            n = write_png(args.heldout, held)
+            print(f"wrote {args.heldout}: {held.shape[1]}x{held.shape[0]}, {n / 1e6:.2f} MB")
+        sheet = render_sheet(vcam, teacher, args.data, args.cell, say)
+        n = write_png(args.out, sheet)
+        print(f"wrote {args.out}: {sheet.shape[1]}x{sheet.shape[0]}, {n / 1e6:.2f} MB ({vcam.describe})")
+        if args.crops:
+            contenders = [vcam, teacher]
+            if (args.previous / "manifest.json").is_file():
+                contenders.append(PipelineContender("previous", args.previous, SIZE, "auto"))
+            crops = render_crops(contenders, args.data, say)
+            n = write_png(args.crops, crops)
+            print(f"wrote {args.crops}: {crops.shape[1]}x{crops.shape[0]}, {n / 1e6:.2f} MB")
     except VcamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

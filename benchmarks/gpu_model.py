@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.common import cleanup_temp_model, console, find_model, machine, table, write_json  # noqa: E402
 from vcam.config import Size  # noqa: E402
-from vcam.engines.governor import default_internal  # noqa: E402
+from vcam.engines.governor import Ladder, default_internal  # noqa: E402
 from vcam.gpu.preplan import plan_resize  # noqa: E402
 
 
@@ -74,14 +74,14 @@ class Work:
 
 
 # -- the network, counted from its ONNX graph ----------------------------------------------------------------
-def network_work(onnx_path: Path, padded: Size, num_styles: int, state_channels: int) -> Work:
+def network_work(onnx_path: Path, padded: Size, style_dim: int, state_channels: int, stride: int = 4) -> Work:
     import onnx
     from onnx import numpy_helper, shape_inference
 
     model = onnx.load(str(onnx_path))
     dims = {"image": (1, 3, padded.height, padded.width),
-            "state": (1, state_channels, padded.height // 4, padded.width // 4), "keep": (1, 1),
-            "style": (1, num_styles)}
+            "state": (1, state_channels, padded.height // stride, padded.width // stride), "keep": (1, 1),
+            "style": (1, style_dim)}
     for inp in model.graph.input:
         for d, v in zip(inp.type.tensor_type.shape.dim, dims[inp.name], strict=True):
             d.ClearField("dim_param")
@@ -134,7 +134,8 @@ def network_work(onnx_path: Path, padded: Size, num_styles: int, state_channels:
 
 
 # -- our kernels, per pixel from kernels/*.cu ---------------------------------------------------------------------
-def kernel_work(out: Size, internal: Size, padded: Size, fmt: str = "i420") -> dict[str, Work]:
+def kernel_work(out: Size, internal: Size, padded: Size, fmt: str = "i420", upsample: str = "guided"
+                ) -> dict[str, Work]:
     W, H, wl, hl = out.width, out.height, internal.width, internal.height
     npx, nlow, npad = W * H, wl * hl, padded.width * padded.height
     plan = plan_resize(out, internal)
@@ -153,6 +154,12 @@ def kernel_work(out: Size, internal: Size, padded: Size, fmt: str = "i420") -> d
                              launches=1),
         "download": Work(pcie=out_bytes, host=out_bytes, launches=1),
     }
+    if upsample == "bilinear":
+        # vcam_up_plain: per output pixel a bilinear read of the stylized image, the blend, round, YUV conversion.
+        for k in ("gf_coeffs", "gf_smooth", "gf_apply"):
+            del stages[k]
+        stages["up_plain"] = Work(fp32=npx * (3 * 6 + 9 + 20), bytes=npx * 3 + out_bytes + nlow * 12, launches=1)
+        stages["download"] = stages.pop("download")
     return stages
 
 
@@ -176,10 +183,12 @@ def main(argv: list[str] | None = None) -> int:
                     "gpus": [asdict(g) for g in GPUS], "configs": {}}
     try:
         for label, out in CONFIGS:
-            internal = default_internal(out)
-            stages = kernel_work(out, internal.size, internal.padded, args.format)
+            internal = default_internal(out, Ladder.of(man.extra))
+            stages = kernel_work(out, internal.size, internal.padded, args.format,
+                                 str(man.extra.get("upsample") or "guided"))
             stages = {"upload": stages.pop("upload"), "pre": stages.pop("pre"),
-                      "network": network_work(man.onnx_path, internal.padded, len(man.styles), man.state_channels),
+                      "network": network_work(man.onnx_path, internal.padded, man.style_dim, man.state_channels,
+                                              man.size_multiple),
                       **stages}
             cfg = {"output": str(out), "internal": str(internal.size), "network": str(internal.padded),
                    "stages": {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)

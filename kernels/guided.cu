@@ -88,6 +88,22 @@ extern "C" __global__ void vcam_gf_smooth(const float* __restrict__ A, const flo
 }
 VCAM_EXPORT(vcam_gf_smooth)
 
+// "bilinear" upsampling (vcam.ops.guided, mode="bilinear"): no filter. A' stays 0 (cleared once by the host) and
+// b' = 255 s p, interleaved BGR from the network's RGB planes, so vcam_gf_apply upsamples and blends the network's
+// own picture: a network that paints near the output size keeps its strokes.
+extern "C" __global__ void vcam_up_plain(const float* __restrict__ stylized, int w, int h, int pad_w, int pad_h,
+                                         const float* __restrict__ strength, float* __restrict__ coef_b) {
+    const int x = blockIdx.x * blockDim.x + threadIdx.x;
+    const int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= w || y >= h) return;
+    const long long plane = (long long)pad_w * pad_h;
+    const long long q = (long long)y * pad_w + x;
+    const long long o = ((long long)y * w + x) * 3;
+    const float s_b = strength[1];
+    for (int c = 0; c < 3; ++c) coef_b[o + c] = stylized[(2 - c) * plane + q] * s_b;
+}
+VCAM_EXPORT(vcam_up_plain)
+
 // cv::resize INTER_LINEAR coordinates for float images: fx = (float)((d + 0.5) * scale - 0.5), scale computed as
 // 1 / (dsize / ssize) in double; weights (1 - fx, fx) in float; edges clamped.
 __device__ __forceinline__ void vcam_up_coeffs(int d, int ssize, int dsize, int* s0, int* s1, float* w0, float* w1) {

@@ -152,12 +152,17 @@ def test_camera_unplugged_mid_stream_output_never_stalls(monkeypatch, size_after
     last_live = sink.frames[first_down - 1][1]
     down = [img for _, img, _ in sink.frames[first_down:back]]
     assert len(down) >= 10
+    # The newest picture the camera gave before it went (on a busy machine the mailbox may have replaced the last one
+    # sent with a newer one that was never shown), re-sent, with a visible "reconnecting" mark on it: the viewer of a
+    # video call sees only pixels.
+    frozen = _value(down[0])
+    assert 0 <= frozen - _value(last_live) <= 3 and frozen < 25, "the outage shows a picture the camera never gave"
+    clean = np.empty_like(last_live)
+    clean[..., 0], clean[..., 1], clean[..., 2] = frozen % 256, frozen // 256, 128
     for img in down:
-        # The last live picture, re-sent, with a visible "reconnecting" mark on it (the viewer of a video call
-        # sees only pixels): mostly the same image, but not identical.
-        same = np.mean(np.all(img == last_live, axis=2))
-        assert same > 0.5, "the frame shown during the outage is not the last live frame"
-        assert not np.array_equal(img, last_live), "the re-sent frame carries no visible reconnecting mark"
+        same = np.mean(np.all(img == clean, axis=2))
+        assert same > 0.5, "the frame shown during the outage is not the last live picture"
+        assert not np.array_equal(img, clean), "the re-sent frame carries no visible reconnecting mark"
     # Live again: new frame numbers from after the reopen, at the configured output size whatever the camera sends.
     after = [_value(img) for _, img, _ in sink.frames[back:]]
     assert after[0] > 25 and all(b > a for a, b in zip(after, after[1:], strict=False))
@@ -201,7 +206,15 @@ def _env(tmp_path: Path) -> dict:
             "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}   # a native crash prints its stack
 
 
-def _wait_streaming(proc: subprocess.Popen, lines: list[str], timeout: float = 60.0) -> int:
+def _token(runtime: Path) -> str:
+    """The secret the run wrote for its user, beside its port (in the test's own runtime folder)."""
+    try:
+        return json.loads((runtime / "control.json").read_text())["token"]
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+def _wait_streaming(proc: subprocess.Popen, lines: list[str], runtime: Path, timeout: float = 60.0) -> int:
     """Wait for the control endpoint's line, then until its /status counts frames; returns the port."""
     deadline = time.monotonic() + timeout
     port = None
@@ -213,7 +226,9 @@ def _wait_streaming(proc: subprocess.Popen, lines: list[str], timeout: float = 6
     assert port is not None, f"vcam never started its endpoint:\n{''.join(lines)}"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/status",
+                                         headers={"Authorization": f"Bearer {_token(runtime)}"})
+            with urllib.request.urlopen(req, timeout=2) as r:
                 if json.loads(r.read()).get("stats", {}).get("frames", 0) > 5:
                     return port
         except OSError:
@@ -241,7 +256,7 @@ def test_signal_during_streaming_exits_cleanly_with_stats(tmp_path, sig):
     out_lines: list[str] = []
     pumps = [_pump(proc.stderr, err_lines), _pump(proc.stdout, out_lines)]
     try:
-        _wait_streaming(proc, err_lines)
+        _wait_streaming(proc, err_lines, tmp_path / "run")
         proc.send_signal(sig)
         rc = proc.wait(timeout=20)
     finally:
@@ -312,6 +327,128 @@ def test_full_disk_found_by_the_space_check_stops_the_run(monkeypatch, tmp_path)
     with pytest.raises(VcamError, match="disk is full") as info:
         runner.run(cfg, say=lambda m: None)
     assert str(tmp_path / "out.avi") in info.value.message
+
+
+# -- real disk faults, as root: a 256 KiB tmpfs that fills up, a read-only bind mount (fixtures in conftest.py) -----
+class TrackedCamera(CountingSource):
+    """A fake webcam that counts being opened and closed: its light going on, and off again."""
+
+    def __init__(self, noise: bool = False, **kw) -> None:
+        super().__init__(**kw)
+        self.opened = self.closed = 0
+        w, h = self.size
+        # Noise compresses badly: a recording of it fills a small disk in a second, not in many.
+        self._noise = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8) if noise else None
+
+    def read(self) -> np.ndarray:
+        img = super().read()
+        return img if self._noise is None else img ^ self._noise
+
+    def open(self) -> None:
+        self.opened += 1
+        super().open()
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeVirtualCamera:
+    """pyvirtualcam.Camera as the virtual sink uses it; counts frames and whether it was closed."""
+
+    instances: list[FakeVirtualCamera] = []
+
+    def __init__(self, width, height, fps, *, fmt, device=None, backend=None) -> None:
+        self.device, self.native_fmt, self.frames, self.closed = device or "/dev/video10", fmt, 0, False
+        FakeVirtualCamera.instances.append(self)
+
+    def send(self, frame) -> None:
+        self.frames += 1
+
+    def sleep_until_next_frame(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _fake_devices(monkeypatch, camera: TrackedCamera) -> None:
+    import pyvirtualcam
+
+    FakeVirtualCamera.instances = []
+    monkeypatch.setattr(pyvirtualcam, "Camera", FakeVirtualCamera)
+    monkeypatch.setattr(runner, "open_feed",
+                        lambda cfg, start=True: LiveFeed(camera, watchdog_s=1.0, backoff_s=(0.1, 0.4)))
+
+
+@pytest.mark.root
+def test_a_real_disk_filling_up_mid_run_releases_everything(monkeypatch, tiny_disk, tmp_path):
+    """The recording fills the tmpfs while a camera and a virtual camera are open: the run stops with the disk-full
+    error, the camera and the device are closed, the stats land on another disk, and the recording is closed
+    (tiny_disk's umount fails on an open file)."""
+    camera = TrackedCamera(size=(160, 120), fps=60.0, noise=True)
+    _fake_devices(monkeypatch, camera)
+    out, stats = tiny_disk / "out.avi", tmp_path / "stats.json"
+    cfg = RunConfig(input="fake camera", outputs=("virtual", str(out)), style="none", engine="passthrough",
+                    size=Size(160, 120), fps=60.0, quiet=True, stats_json=stats)
+    with pytest.raises(VcamError) as info:
+        runner.run(cfg, say=lambda m: None)
+    msg = info.value.message
+    assert "disk is full" in msg and str(out) in msg, msg
+    written = int(re.search(r"stopped after (\d+) frames", msg).group(1))
+    assert written >= 10, f"it stopped at the start, not mid-run: {msg}"
+    assert camera.opened == 1 and camera.closed == 1, "the camera was not released"
+    [device] = FakeVirtualCamera.instances
+    assert device.closed, "the virtual camera was not released"
+    data = json.loads(stats.read_text())
+    assert written - 1 <= data["frames"] <= written and device.frames >= data["frames"], (data["frames"], written)
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_cli_disk_full_mid_run_is_one_clear_error_and_the_stats_are_reported(tiny_disk, tmp_path):
+    """The same through the CLI, with --stats-json on the full disk too: no traceback, the disk-full error, and the
+    stats the disk could not take printed instead (no half-written JSON left)."""
+    out, stats = tiny_disk / "out.avi", tiny_disk / "stats.json"
+    p = _cli(tmp_path, "run", "--input", "pattern", "--output", str(out), "--style", "none", "--engine",
+             "passthrough", "--size", "160x120", "--fps", "60", "--stats-json", str(stats), "--no-control")
+    err = _squeeze(p.stderr)
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    assert "error:" in p.stderr and "diskisfull" in err and _squeeze(str(out)) in err, p.stderr
+    written = int(re.search(r"stoppedafter(\d+)frames", err).group(1))
+    assert written >= 10, p.stderr
+    reported = re.search(r"Couldnotwritethestatsto" + re.escape(_squeeze(str(stats))) + r".*?Theywere:(\d+)frames", err)
+    assert reported and int(reported.group(1)) >= written - 1, p.stderr
+    assert not stats.exists(), "a truncated stats file was left behind"
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.root
+def test_a_read_only_mount_fails_before_the_camera_opens(monkeypatch, read_only_dir):
+    camera = TrackedCamera(size=(160, 120))
+    _fake_devices(monkeypatch, camera)
+    out = read_only_dir / "out.mp4"
+    cfg = RunConfig(input="fake camera", outputs=("virtual", str(out)), style="none", engine="passthrough",
+                    size=Size(160, 120), quiet=True)
+    with pytest.raises(VcamError) as info:
+        runner.run(cfg, say=lambda m: None)
+    assert "Cannot write" in info.value.message and "read-only file system" in info.value.message
+    assert camera.opened == 0, "the webcam was opened although the output could not be written"
+    assert all(d.closed for d in FakeVirtualCamera.instances), "the output opened before it was not closed"
+    assert not any(read_only_dir.iterdir())
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_cli_read_only_mount_is_a_clear_error(read_only_dir, tmp_path):
+    out = read_only_dir / "out.mp4"
+    p = _cli(tmp_path, "run", "--input", "pattern", "--output", str(out), "--style", "none", "--engine",
+             "passthrough", "--size", "160x120", "--frames", "5", "--no-control")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    err = _squeeze(p.stderr)
+    assert "error:Cannotwrite" in err and _squeeze(str(out)) in err and "read-onlyfilesystem" in err, p.stderr
+    assert "frames in" not in p.stdout, "it streamed"
+    assert not any(read_only_dir.iterdir())
 
 
 # -- broken models ---------------------------------------------------------------------------------------------------

@@ -203,10 +203,16 @@ class _Streaming:
         finally:
             pipeline.Pipeline.run = original
 
-    def request(self, method: str, route: str, body: bytes | None = None, headers: dict | None = None):
+    def request(self, method: str, route: str, body: bytes | None = None, headers: dict | None = None,
+                auth: bool = True):
+        from vcam.control.client import find_token
+
+        h = dict(headers or {})
+        if auth:
+            h.setdefault("Authorization", f"Bearer {find_token()}")   # the secret this run wrote for its user
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
-            conn.request(method, route, body=body, headers=headers or {})
+            conn.request(method, route, body=body, headers=h)
             r = conn.getresponse()
             return r.status, r.read()
         finally:
@@ -277,6 +283,10 @@ def test_malformed_control_messages_never_disturb_the_stream(tmp_path, monkeypat
                         {"Host": "127.0.0.1", "Origin": "http://evil.example", "Content-Type": "application/json"},
                         {"Host": "127.0.0.1", "Content-Type": "text/plain"}):
             assert run.request("POST", "/strength", b'{"value": 0.1}', headers)[0] in (400, 403, 415)
+        # Without the run's secret, or with another one, nothing changes: 401.
+        for auth in ({}, {"Authorization": "Bearer not-the-secret"}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+            status, data = run.request("POST", "/strength", b'{"value": 0.9}', {**JSON_HEADERS, **auth}, auth=False)
+            assert status == 401 and json.loads(data)["ok"] is False
         # The stream went on, and the endpoint still obeys a good request.
         time.sleep(0.5)
         assert run.frames() > before, "frames stopped while the endpoint was being fuzzed"

@@ -62,6 +62,8 @@ StyleOpt = Annotated[str, typer.Option("--style", "-s", help="A style, a blend '
 SizeOpt = Annotated[str, typer.Option("--size", help="Output size WIDTHxHEIGHT.")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="auto, cpu, tensorrt or passthrough.")]
 ModelOpt = Annotated[Path | None, typer.Option("--model-dir", help="A model folder (default: the installed one).")]
+StyleImageOpt = Annotated[Path | None, typer.Option(
+    "--style-image", help="Any picture as the style (a painting, a poster, a drawing); replaces --style.")]
 
 
 @app.command()
@@ -70,6 +72,7 @@ def run(
     output: Annotated[list[str] | None, typer.Option(
         "--output", "-o", help="virtual, preview, null, or a file (.mp4/.avi); repeat for several.")] = None,
     style: StyleOpt = "starry_night",
+    style_image: StyleImageOpt = None,
     size: SizeOpt = "1280x720",
     fps: Annotated[float, typer.Option(help="Output frame rate.")] = 30.0,
     frames: Annotated[int | None, typer.Option(help="Stop after this many output frames.")] = None,
@@ -94,7 +97,8 @@ def run(
     model_dir: ModelOpt = None,
 ) -> None:
     """Stream a camera (or file, or pattern) through a style into a virtual camera and/or other outputs."""
-    cfg = RunConfig(input=input, outputs=tuple(output or ["virtual"]), style=style, size=_size(size), fps=fps,
+    cfg = RunConfig(input=input, outputs=tuple(output or ["virtual"]), style=style, style_image=style_image,
+                    size=_size(size), fps=fps,
                     frames=frames, engine=engine, strength=strength, internal_height=internal_height,
                     adaptive=adaptive, threads=threads, cpu_precision=cpu_precision, virtual_device=device,
                     virtual_backend=backend, loop=loop, transition_s=transition,
@@ -114,6 +118,7 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="The video file to write (.mp4 or .avi).")],
     frames: Annotated[int, typer.Option(help="Exactly this many frames.")] = 90,
     style: StyleOpt = "starry_night",
+    style_image: StyleImageOpt = None,
     size: SizeOpt = "1280x720",
     input: InputOpt = "pattern",
     fps: Annotated[float, typer.Option(help="Frame rate of the written file.")] = 30.0,
@@ -121,7 +126,8 @@ def demo(
     model_dir: ModelOpt = None,
 ) -> None:
     """No hardware needed: stylize the built-in pattern (or a video file) into a file and print fps and latency."""
-    cfg = RunConfig(input=input, outputs=(str(output),), style=style, size=_size(size), fps=fps, frames=frames,
+    cfg = RunConfig(input=input, outputs=(str(output),), style=style, style_image=style_image, size=_size(size),
+                    fps=fps, frames=frames,
                     realtime=False, engine=engine, model_dir=model_dir, transition_s=0.0, quiet=True)
     from vcam.runner import run as run_pipeline
 
@@ -146,29 +152,20 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command()
-def styles(model_dir: ModelOpt = None) -> None:
-    """The installed styles, one per line, name first."""
-    from vcam.styles import load_manifest
-
-    try:
-        manifest = load_manifest(model_dir)
-    except VcamError as exc:
-        raise _fail(exc) from None
-    sources = manifest.extra.get("style_sources", {})
-    for name in manifest.styles:
-        console.print(f"{name}\t{sources.get(name, '')}".rstrip())
-
-
-@app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Folder for weights, manifest, checkpoints.")] = Path("runs/train"),
     style_dir: Annotated[Path | None, typer.Option(help="Style images (file name = style name).")] = None,
     content_dir: Annotated[Path | None, typer.Option(help="Training photos.")] = None,
     video_dir: Annotated[Path | None, typer.Option(help="Video clips whose frames add to the photos.")] = None,
+    people_dir: Annotated[Path | None, typer.Option(help="People photos and frames (faces) for the crops.")] = None,
+    teacher_dir: Annotated[Path | None, typer.Option(help="The MicroAST teacher distilled from.")] = None,
     minutes: Annotated[float, typer.Option(help="Wall-time budget (the LR schedule follows it); 0 = use --iterations.")
                        ] = 0.0,
     iterations: Annotated[int, typer.Option(help="Iterations when no --minutes is given.")] = 12000,
     add_style: Annotated[Path | None, typer.Option(help="Fine-tune one new style image onto a trained model.")] = None,
+    style_encoder: Annotated[bool, typer.Option(
+        "--style-encoder", help="Train the encoder that turns any picture into a style (the network stays frozen); "
+                                "exported into --model-dir (default: the installed model).")] = False,
     name: Annotated[str | None, typer.Option(help="Name of the style added with --add-style.")] = None,
     base: ModelOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -181,9 +178,16 @@ def train(
         raise _fail(VcamError(f"Training needs the train extra ({exc.name} missing).",
                               "pip install -e '.[train]'")) from None
     try:
+        if style_encoder:
+            from vcam.model.cli_train import run_encoder_training
+
+            run_encoder_training(out=out, base=base, style_dir=style_dir, content_dir=content_dir,
+                                 video_dir=video_dir, people_dir=people_dir, teacher_dir=teacher_dir,
+                                 minutes=minutes, seed=seed, threads=threads, say=console.print)
+            return
         run_training(out=out, style_dir=style_dir, content_dir=content_dir, video_dir=video_dir, minutes=minutes,
                      iterations=iterations, add_style=add_style, name=name, base=base, seed=seed, threads=threads,
-                     say=console.print)
+                     people_dir=people_dir, teacher_dir=teacher_dir, say=console.print)
     except VcamError as exc:
         raise _fail(exc) from None
 
@@ -214,6 +218,9 @@ def _mount_ctl() -> None:
 
 
 _mount_ctl()
+from vcam.styles_cli import styles_app  # noqa: E402 - mounted after the commands above
+
+app.add_typer(styles_app, name="styles")
 
 
 def main() -> None:

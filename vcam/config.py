@@ -42,6 +42,7 @@ class RunConfig:
     input: str = "pattern"                    # camera index, device path, video file, or "pattern"
     outputs: tuple[str, ...] = ("virtual",)   # "virtual", "preview", "null", or a file path
     style: str = "starry_night"               # a style, a blend "a=0.7,b=0.3", or "none"
+    style_image: Path | None = None           # any picture as the style (replaces --style)
     size: Size = field(default_factory=lambda: Size(1280, 720))
     fps: float = 30.0
     frames: int | None = None                 # stop after this many output frames

@@ -4,10 +4,12 @@ pipeline and always releases the camera and the device, whatever stops it (end, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from vcam.capture import open_feed
 from vcam.capture.ondemand import OnDemandFeed
@@ -18,7 +20,8 @@ from vcam.errors import ModelError, VcamError
 from vcam.pipeline import Pipeline
 from vcam.sinks import close_sinks, open_sinks
 from vcam.stats import PipelineStats
-from vcam.styles import Manifest, load_manifest, parse_style_spec, resolve_blend
+from vcam.styles import Manifest, StyleCodes, load_manifest, parse_style_spec, resolve_blend
+from vcam.styles.pictures import PICTURE_PREFIX, PictureStyles
 
 Say = Callable[[str], None]
 
@@ -33,7 +36,53 @@ def installed_styles(cfg: RunConfig) -> Manifest | None:
         return None
 
 
+def style_registry(manifest: Manifest | None, say: Say) -> tuple[StyleCodes | None, PictureStyles | None]:
+    """The run's styles: the model's, then the user's stored ones made for this model; and the picture path when
+    the model has a style encoder."""
+    if manifest is None:
+        return None, None
+    codes = StyleCodes.of(manifest)
+    if manifest.version < 2:
+        return codes, None
+    from vcam.styles.user import UserStyles
+
+    stored, notes = UserStyles().usable(manifest.onnx_sha256, codes.dim)
+    for st in stored:
+        if st.name not in codes.builtin:
+            codes.add(st.name, st.code)
+    for note in notes:
+        say(f"Note: {note}")
+    if not manifest.extra.get("style_encoder"):
+        return codes, None
+
+    def make_encoder():
+        from vcam.styles.encoder import StyleEncoder
+
+        return StyleEncoder(manifest)
+
+    return codes, PictureStyles(codes, make_encoder)
+
+
+def _style_from_picture(cfg: RunConfig, pictures: PictureStyles | None, say: Say) -> str:
+    from vcam.styles.images import read_image_file
+
+    if pictures is None:
+        raise VcamError("This model cannot take a picture as a style (it has no style encoder).",
+                        "Use one of its styles (`vcam styles`).")
+    stem = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in cfg.style_image.stem)[:40] or "picture"
+    info = pictures.add(read_image_file(cfg.style_image), name=PICTURE_PREFIX + stem, what=str(cfg.style_image))
+    say(f"Style from {cfg.style_image} ({info['size'][0]}x{info['size'][1]}, encoded in {info['encode_ms']:.0f} ms)")
+    return info["style"]
+
+
 def prepare(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, Controls]:
+    """Validate what the user asked for before anything is opened (see prepare_run for the style registry)."""
+    cfg, manifest, controls, _, _ = prepare_run(cfg, say)
+    return cfg, manifest, controls
+
+
+def prepare_run(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, Controls, StyleCodes | None,
+                                                    PictureStyles | None]:
     """Validate what the user asked for before anything is opened."""
     if cfg.size.is_even is False and any(o == "virtual" for o in cfg.outputs):
         even = cfg.size.even()
@@ -44,8 +93,11 @@ def prepare(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, Contr
     if cfg.fps <= 0 or cfg.fps > 240:
         raise VcamError(f"--fps {cfg.fps} is out of range (1-240).")
     manifest = installed_styles(cfg)
+    codes, pictures = style_registry(manifest, say)
     blend = parse_style_spec(cfg.style)
-    styles = manifest.styles if manifest else ()
+    if cfg.style_image is not None:
+        blend = {_style_from_picture(cfg, pictures, say): 1.0}
+    styles = codes.styles if codes else ()
     if blend:
         resolve_blend(blend, styles)  # unknown names -> an error listing the real ones
     controls = Controls(styles, blend, strength=cfg.strength, transition_s=cfg.transition_s)
@@ -53,7 +105,7 @@ def prepare(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, Contr
         from vcam.control.presets import apply_preset
 
         apply_preset(controls, cfg.preset, ease=False)
-    return cfg, manifest, controls
+    return cfg, manifest, controls, codes, pictures
 
 
 @contextlib.contextmanager
@@ -73,8 +125,8 @@ def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 
 def run(cfg: RunConfig, say: Say = print) -> dict:
-    cfg, manifest, controls = prepare(cfg, say)
-    engine = create_engine(cfg, manifest, say)
+    cfg, manifest, controls, codes, pictures = prepare_run(cfg, say)
+    engine = create_engine(cfg, manifest, say, codes=codes)
     stats = PipelineStats()
     pipeline: Pipeline | None = None
     extras: list = []
@@ -91,6 +143,7 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
 
     sinks: list = []
     feed = None
+    stats_error: VcamError | None = None
     try:
         # Outputs first: a missing virtual camera should fail before the webcam light goes on.
         sinks = open_sinks(cfg, on_key=on_key, on_close=request_stop)
@@ -100,7 +153,7 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
         else:
             feed = open_feed(cfg, start=False)
         pipeline = Pipeline(feed, engine, sinks, controls, cfg.size, stats=stats, max_frames=cfg.frames)
-        extras += _start_control_inputs(cfg, controls, stats, engine, pipeline, watcher, say)
+        extras += _start_control_inputs(cfg, controls, stats, engine, pipeline, watcher, say, pictures)
         with _stop_on_signals(request_stop):
             feed.start()
             summary = pipeline.run()
@@ -114,11 +167,32 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
         engine.close()
         if cfg.stats_json is not None:
             stats.extra.setdefault("engine", engine.info())
-            stats.write_json(cfg.stats_json)
+            stats_error = _write_stats(stats, cfg.stats_json, say)
     if failures:
         raise failures[0] if isinstance(failures[0], VcamError) else VcamError(f"Closing an output failed: "
                                                                               f"{failures[0]}")
+    if stats_error is not None:
+        raise stats_error
     return summary
+
+
+def _write_stats(stats: PipelineStats, path: Path, say: Say) -> VcamError | None:
+    """Write --stats-json; if that fails (the same full disk as a recording, say), report the figures instead of
+    letting an OSError replace the error that stopped the run. The returned error is raised only after a clean run."""
+    try:
+        stats.write_json(path)
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):   # opened and truncated, then cut short: never leave half a
+            with contextlib.suppress(OSError):           # JSON file that reads as stats
+                Path(path).unlink()
+        s = stats.summary()
+        lat = s.get("latency_ms", {})
+        say(f"Could not write the stats to {path} ({exc.strerror or exc}). They were: {s['frames']} frames in "
+            f"{s['seconds']:.1f} s, {s['fps']:.1f} fps, latency p50 {lat.get('p50', 0):.1f} ms, "
+            f"p95 {lat.get('p95', 0):.1f} ms.")
+        return VcamError(f"Could not write the stats to {path}: {exc.strerror or exc}.",
+                         "Choose a --stats-json path on a writable disk with room.")
 
 
 def _on_demand_watcher(cfg: RunConfig, sinks: list, extras: list, say: Say):
@@ -137,7 +211,7 @@ def _on_demand_watcher(cfg: RunConfig, sinks: list, extras: list, say: Say):
 
 
 def _start_control_inputs(cfg: RunConfig, controls: Controls, stats: PipelineStats, engine, pipeline: Pipeline,
-                          watcher, say: Say) -> list:
+                          watcher, say: Say, pictures: PictureStyles | None = None) -> list:
     """Terminal keys (when stdin is a terminal) and the localhost endpoint (when a port is given)."""
     from vcam.control.keys import HELP_LINE
     from vcam.control.terminal import TerminalKeys
@@ -160,8 +234,18 @@ def _start_control_inputs(cfg: RunConfig, controls: Controls, stats: PipelineSta
             return {"fps": round(stats.fps_now, 2), "latency_ms": round(stats.latency_now, 2),
                     "frames": stats.frames, "dropped_frames": pipeline.feed.dropped, **engine.info()}
 
+        def style_image(data: bytes) -> dict:
+            # On the request's thread, never the frame thread: decode, encode, then cross-fade to it.
+            info = pictures.add(data)
+            controls.add_style(info["style"])
+            controls.set_style(info["style"])
+            say(f"Style from a picture sent to the control endpoint ({info['size'][0]}x{info['size'][1]}, "
+                f"encoded in {info['encode_ms']:.0f} ms)")
+            return info
+
+        picture_cb = style_image if pictures is not None else None
         server = ControlServer(controls, port=cfg.control_port, stats=live,
-                               on_demand=(watcher.status if watcher is not None else None))
+                               on_demand=(watcher.status if watcher is not None else None), style_image=picture_cb)
         try:
             port = server.start()
         except VcamError:
@@ -169,7 +253,7 @@ def _start_control_inputs(cfg: RunConfig, controls: Controls, stats: PipelineSta
                 raise
             # The default port is taken (another vcam?): take a free one; `vcam ctl` finds it via the runtime file.
             server = ControlServer(controls, port=0, stats=live,
-                                   on_demand=(watcher.status if watcher is not None else None))
+                                   on_demand=(watcher.status if watcher is not None else None), style_image=picture_cb)
             port = server.start()
         say(f"Control endpoint on http://127.0.0.1:{port} (vcam ctl status)")
         started.append(server)

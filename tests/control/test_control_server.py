@@ -67,9 +67,11 @@ def server(controls):
 
 
 def call(server, method: str, path: str, body: bytes | str | dict | None = None, headers: dict | None = None,
-         json_ct: bool = True):
+         json_ct: bool = True, auth: bool = True):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     h = {"Content-Type": "application/json"} if json_ct and method == "POST" else {}
+    if auth:
+        h["Authorization"] = f"Bearer {server.token}"
     h.update(headers or {})
     if isinstance(body, dict):
         body = json.dumps(body)

@@ -24,21 +24,15 @@ def usable(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(usable, tmp_path_factory):
-    torch = pytest.importorskip("torch", reason="exporting the test network needs torch")
-    from vcam.model.export import export_stylenet
-    from vcam.model.network import SIZE_MULTIPLE, STATE_CHANNELS, StyleNet
-    from vcam.styles import sha256_file, write_manifest
+    pytest.importorskip("torch", reason="exporting the test network needs torch")
+    from tiny_model import write_tiny_model
 
-    d = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    path = export_stylenet(StyleNet(2), d / "vcam.onnx")
-    write_manifest(d, {"styles": ["a", "b"], "onnx": "vcam.onnx", "onnx_sha256": sha256_file(path), "weights": "",
-                       "state_channels": STATE_CHANNELS, "size_multiple": SIZE_MULTIPLE})
-    return d
+    return write_tiny_model(tmp_path_factory.mktemp("model"), ("a", "b"))
 
 
 def test_tensorrt_engine_on_gpu_matches_cpu_path(model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("VCAM_CACHE_DIR", str(tmp_path))
+    from vcam.engines.governor import Ladder
     from vcam.engines.tensorrt import TensorRTEngine, internal_size
     from vcam.ops.guided import GuidedUpsampler
     from vcam.ops.preprocess import Preprocessor
@@ -51,13 +45,15 @@ def test_tensorrt_engine_on_gpu_matches_cpu_path(model_dir, tmp_path, monkeypatc
     try:
         import onnxruntime as ort
 
-        internal = internal_size(cfg, size)
+        internal = internal_size(cfg, size, Ladder.of(man.extra))
         sess = ort.InferenceSession(str(man.onnx_path), providers=["CPUExecutionProvider"])
         pre = Preprocessor(size, internal.size, internal.padded)
-        up = GuidedUpsampler(internal.size, size)
+        up = GuidedUpsampler(internal.size, size, mode=man.extra["upsample"])
         rng = np.random.default_rng(0)
-        state = np.zeros((1, 64, internal.padded.height // 4, internal.padded.width // 4), np.float32)
-        style = np.array([[1.0, 0.0]], np.float32)
+        st = man.size_multiple
+        state = np.zeros((1, man.state_channels, internal.padded.height // st, internal.padded.width // st),
+                         np.float32)
+        style = man.codes()[:1]
         for i in range(6):                                    # past warm-up: graph capture and replay
             frame = rng.integers(0, 256, (size.height, size.width, 3), dtype=np.uint8)
             got = eng.step(frame, ControlState(weights={"a": 1.0}, strength=1.0))

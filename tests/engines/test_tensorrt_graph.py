@@ -21,34 +21,37 @@ from vcam.engines.governor import InternalSize
 from vcam.gpu.trt_build import FP16_IO, onnx_for_precision
 from vcam.ops.guided import GuidedUpsampler
 from vcam.ops.preprocess import Preprocessor
-from vcam.styles import load_manifest, sha256_file, write_manifest
+from vcam.styles import load_manifest
 
 STYLES = ("a", "b", "c")
 
 
+def _tiny(tmp_path_factory, **manifest):
+    pytest.importorskip("torch", reason="exporting the test network needs the train extra (torch)")
+    pytest.importorskip("onnx")
+    from tiny_model import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("model"), STYLES, **manifest)
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch = pytest.importorskip("torch", reason="exporting the test network needs the train extra (torch)")
-    pytest.importorskip("onnx")
-    from vcam.model.export import export_stylenet
-    from vcam.model.network import SIZE_MULTIPLE, STATE_CHANNELS, StyleNet
-
-    d = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    net = StyleNet(len(STYLES))
-    with torch.no_grad():   # random but not degenerate: spread the per-style parameters
-        for name, p in net.named_parameters():
-            if name.endswith((".gamma", ".beta")):
-                p.add_(torch.randn_like(p) * 0.3)
-    path = export_stylenet(net, d / "vcam.onnx")
-    write_manifest(d, {"styles": list(STYLES), "onnx": "vcam.onnx", "onnx_sha256": sha256_file(path),
-                       "weights": "", "state_channels": STATE_CHANNELS, "size_multiple": SIZE_MULTIPLE})
-    return d
+    """What export writes today: bilinear upsampling of a network that paints near the output size."""
+    return _tiny(tmp_path_factory)
 
 
-def _shapes(padded: Size, n_styles: int = len(STYLES)) -> dict[str, tuple[int, ...]]:
-    return {"image": (1, 3, padded.height, padded.width), "state": (1, 64, padded.height // 4, padded.width // 4),
-            "keep": (1, 1), "style": (1, n_styles)}
+@pytest.fixture(scope="module")
+def guided_model_dir(tmp_path_factory):
+    """A model that asks for the guided filter (the first model did)."""
+    return _tiny(tmp_path_factory, upsample="guided")
+
+
+def _shapes(padded: Size, man=None) -> dict[str, tuple[int, ...]]:
+    from tiny_model import TINY
+
+    st, c = TINY.stride, TINY.state_channels
+    return {"image": (1, 3, padded.height, padded.width), "state": (1, c, padded.height // st, padded.width // st),
+            "keep": (1, 1), "style": (1, TINY.code_dim)}
 
 
 def _frames(size: Size, n: int) -> list[np.ndarray]:
@@ -69,7 +72,7 @@ def _cpu_sequence(onnx_path, frames, internal: InternalSize, style, strength):
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     size = Size(frames[0].shape[1], frames[0].shape[0])
     pre = Preprocessor(size, internal.size, internal.padded)
-    up = GuidedUpsampler(internal.size, size)
+    up = GuidedUpsampler(internal.size, size, mode=load_manifest(onnx_path.parent).extra.get("upsample", "guided"))
     state = np.zeros(_shapes(internal.padded)["state"], np.float32)
     outs = []
     for i, f in enumerate(frames):
@@ -87,7 +90,7 @@ def test_tensorrt_onnx_graph_is_valid_and_matches_onnxruntime(model_dir):
     import onnxruntime as ort
     import torch
 
-    from vcam.model.export import load_stylenet  # noqa: F401 - the exporter's module is what produced it
+    from vcam.model.export import load_stylenet
 
     path = model_dir / "vcam.onnx"
     onnx.checker.check_model(str(path), full_check=True)
@@ -95,25 +98,20 @@ def test_tensorrt_onnx_graph_is_valid_and_matches_onnxruntime(model_dir):
     assert names_in == ["image", "state", "keep", "style"]
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    feeds = {"image": rng.random((1, 3, 48, 80), dtype=np.float32),
-             "state": rng.random((1, 64, 12, 20), dtype=np.float32),
-             "keep": np.ones((1, 1), np.float32), "style": np.array([[0.2, 0.8, 0.0]], np.float32)}
+    shapes = _shapes(Size(80, 48))
+    feeds = {"image": rng.random(shapes["image"], dtype=np.float32),
+             "state": rng.random(shapes["state"], dtype=np.float32),
+             "keep": np.ones((1, 1), np.float32), "style": load_manifest(model_dir).codes()[:1] * 0.7}
     out, new_state = sess.run(["stylized", "new_state"], feeds)
-    assert out.shape == (1, 3, 48, 80) and new_state.shape == (1, 64, 12, 20)
+    assert out.shape == (1, 3, 48, 80) and new_state.shape == shapes["state"]
     assert 0.0 <= out.min() and out.max() <= 1.0 and out.std() > 1e-3
     # Dynamic H/W: another size runs too (one engine per size is built from this one graph).
     out2, _ = sess.run(["stylized", "new_state"], {**feeds, "image": feeds["image"][:, :, :32, :64],
-                                                    "state": feeds["state"][:, :, :8, :16]})
+                                                    "state": feeds["state"][:, :, :4, :8]})
     assert out2.shape == (1, 3, 32, 64)
     # Against torch itself (the exporter's source of truth).
-    from vcam.model.network import StyleNet
-
-    torch.manual_seed(0)
-    net = StyleNet(len(STYLES))
+    net, _, _ = load_stylenet(model_dir / "vcam.safetensors")
     with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith((".gamma", ".beta")):
-                p.add_(torch.randn_like(p) * 0.3)
         ref, _ = net(*(torch.from_numpy(feeds[k]) for k in ("image", "state", "keep", "style")))
     np.testing.assert_allclose(out, ref.numpy(), atol=1e-4)
 
@@ -141,8 +139,9 @@ def test_tensorrt_fp16_rewrite_is_valid_typed_and_close(model_dir, precision):
     assert all({**consts, **inits}[w] == onnx.TensorProto.FLOAT16 for w in convs)
 
     rng = np.random.default_rng(1)
-    feeds = {"image": rng.random((1, 3, 48, 80), dtype=np.float32), "state": np.zeros((1, 64, 12, 20), np.float32),
-             "keep": np.zeros((1, 1), np.float32), "style": np.array([[0.0, 1.0, 0.0]], np.float32)}
+    shapes = _shapes(Size(80, 48))
+    feeds = {"image": rng.random(shapes["image"], dtype=np.float32), "state": np.zeros(shapes["state"], np.float32),
+             "keep": np.zeros((1, 1), np.float32), "style": load_manifest(model_dir).codes()[1:2]}
     ref = ort.InferenceSession(str(model_dir / "vcam.onnx"), providers=["CPUExecutionProvider"]).run(
         ["stylized"], feeds)[0]
     half = {k: (v.astype(np.float16) if k in FP16_IO else v) for k, v in feeds.items()}
@@ -151,10 +150,11 @@ def test_tensorrt_fp16_rewrite_is_valid_typed_and_close(model_dir, precision):
 
 
 # -- the frame pipeline on the emulated GPU ---------------------------------------------------------------------
-CASES = [(Size(128, 72), 36), (Size(160, 90), 45)]   # the second pads 80x45 -> 80x48
+CASES = [(Size(128, 72), 36), (Size(160, 90), 45)]   # pads 64x36 -> 64x40 and 80x45 -> 80x48 (multiples of 8)
 
 
 def _engine(model_dir, size: Size, internal_height: int, **kw):
+    from vcam.engines.governor import Ladder
     from vcam.engines.tensorrt import TensorRTEngine, internal_size
 
     cfg = RunConfig(size=size, internal_height=internal_height, quiet=True)
@@ -168,15 +168,17 @@ def _engine(model_dir, size: Size, internal_height: int, **kw):
         return OrtNetwork(onnx, _shapes(internal.padded), dev), "fp16" if fp16 else "fp32"
 
     eng = TensorRTEngine(man, cfg, device=dev, network_factory=factory, say=lambda m: None, **kw)
-    return eng, dev, internal_size(cfg, size)
+    return eng, dev, internal_size(cfg, size, Ladder.of(man.extra))
 
 
 def _controls(strength=1.0, token=0, weights=None) -> ControlState:
     return ControlState(weights=weights or {"a": 0.25, "b": 0.75}, strength=strength, reset_token=token)
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "guided"])
 @pytest.mark.parametrize(("size", "ih"), CASES)
-def test_tensorrt_pipeline_matches_cpu_path_through_graph_replay(model_dir, size, ih):
+def test_tensorrt_pipeline_matches_cpu_path_through_graph_replay(model_dir, guided_model_dir, size, ih, mode):
+    model_dir = guided_model_dir if mode == "guided" else model_dir
     eng, dev, internal = _engine(model_dir, size, ih)
     frames = _frames(size, 6)
     style = eng.style_vector({"a": 0.25, "b": 0.75})

@@ -54,7 +54,7 @@ def test_tensorrt_factory_reports_a_failed_gpu_engine(monkeypatch):
     import vcam.engines.gpu_probe as gp
     import vcam.engines.tensorrt as trt_engine
 
-    def boom(manifest, cfg):
+    def boom(manifest, cfg, **kw):
         raise RuntimeError("cuModuleLoadData failed: CUDA_ERROR_NO_BINARY_FOR_GPU")
 
     monkeypatch.setattr(gp, "probe", lambda: READY)

@@ -173,3 +173,21 @@ def test_kernel_guided_apply_writes_yuv_of_its_bgr(emu, fmt):
         np.testing.assert_array_equal(uv[..., 0], ref_u)
         np.testing.assert_array_equal(uv[..., 1], ref_v)
     assert all(p.padding_intact() for p in planes)
+
+
+@pytest.mark.parametrize(("low", "full"), [((120, 67), (160, 89)), ((240, 136), (320, 180)), ((33, 19), (101, 57))])
+@pytest.mark.parametrize("s", [1.0, 0.6])
+def test_kernel_bilinear_mode_matches_cpu(emu, low, full, s):
+    """mode="bilinear": vcam_up_plain's b' bit-exact (A' = 0), and the shared apply pass within one level."""
+    frame, guide, stylized = _scene(low, full, 6)
+    up = GuidedUpsampler(Size(*low), Size(*full), mode="bilinear")
+    ref = up(stylized, guide, frame, s)
+    h, w = guide.shape
+    ph, pw = stylized.shape[-2:]
+    cb = np.zeros((h, w, 3), np.float32)
+    launch2d(emu("guided.cu"), "vcam_up_plain", w, h, stylized, w, h, pw, ph, _strength(s), cb)
+    np.testing.assert_array_equal(cb, up.coef_b)
+    got = _apply(emu, frame, np.zeros_like(cb), cb, s).get(full[1], full[0], 3)
+    assert np.abs(got.astype(np.int16) - ref).max() <= 1
+    # No filter: the network's own picture comes through (an output far from the camera frame stays far).
+    assert np.abs(ref.astype(np.int16) - frame).mean() > 5

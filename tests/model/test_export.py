@@ -3,7 +3,6 @@ torch on real frames, including a second step that carries the recurrent state."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -14,34 +13,19 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from safetensors.torch import save_file  # noqa: E402
+from tiny_model import TINY, write_tiny_model  # noqa: E402
 
 from vcam.errors import ModelError  # noqa: E402
 from vcam.model.export import INPUTS, OUTPUTS, export_model, export_onnx, load_stylenet  # noqa: E402
-from vcam.model.network import STATE_CHANNELS, StyleNet  # noqa: E402
 from vcam.ops.preprocess import to_blob  # noqa: E402
-from vcam.styles import load_manifest, sha256_file, verify_onnx, write_manifest  # noqa: E402
+from vcam.styles import load_manifest, sha256_file, verify_onnx  # noqa: E402
 
 STYLES = ["ink", "fire", "sea"]
 
 
 def make_weights(directory: Path, seed: int = 0) -> Path:
-    """A random StyleNet whose styles really differ (the default init makes every style identical)."""
-    torch.manual_seed(seed)
-    net = StyleNet(len(STYLES))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith(".gamma"):
-                p.copy_(1 + 0.5 * torch.randn_like(p))
-            elif name.endswith(".beta"):
-                p.copy_(0.5 * torch.randn_like(p))
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "vcam.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path),
-              metadata={"styles": json.dumps(STYLES)})
-    write_manifest(directory, {"styles": STYLES, "onnx": "vcam.onnx", "onnx_sha256": "", "weights": path.name,
-                               "state_channels": STATE_CHANNELS, "size_multiple": 4, "training": {"iterations": 1}})
-    return path
+    """A random tiny StyleNet whose styles really differ, with its manifest (not exported)."""
+    return write_tiny_model(directory, tuple(STYLES), seed, export=False) / "vcam.safetensors"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,13 +45,13 @@ def exported(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _frames(shared_data: Path) -> list[np.ndarray]:
-    """Two consecutive clip frames (176x144) and a photo at 320x180."""
+    """Two consecutive clip frames (176x144) and a photo at 320x184 (multiples of the tiny net's stride)."""
     cap = cv2.VideoCapture(str(shared_data / "video" / "carphone.mp4"))
     clip = [cap.read()[1] for _ in range(2)]
     cap.release()
     photo = cv2.imread(str(shared_data / "content" / "china.jpg"))
     assert all(f is not None for f in clip) and photo is not None
-    return clip + [cv2.resize(photo, (320, 180), interpolation=cv2.INTER_AREA)]
+    return clip + [cv2.resize(photo, (320, 184), interpolation=cv2.INTER_AREA)]
 
 
 def test_export_writes_one_checked_file_and_the_manifest(exported) -> None:
@@ -87,18 +71,22 @@ def test_export_writes_one_checked_file_and_the_manifest(exported) -> None:
     assert verify_onnx(man) == path
     assert man.extra["training"] == {"iterations": 1}                      # the template's record is kept
     assert (path.parent / "vcam.safetensors").is_file()
+    assert man.version == 2 and man.style_dim == TINY.code_dim and man.size_multiple == TINY.stride
+    _, bank, _ = load_stylenet(src)
+    np.testing.assert_array_equal(man.codes(), bank.codes.detach().numpy())  # the runtime reads the same codes
 
 
 def test_parity_with_torch_on_real_frames_and_carried_state(exported, shared_data) -> None:
     src, path = exported
-    net, names = load_stylenet(src)
+    net, bank, names = load_stylenet(src)
     assert names == STYLES
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    style = np.array([[0.2, 0.5, 0.3]], np.float32)
+    style = (torch.tensor([[0.2, 0.5, 0.3]]) @ bank.codes).detach().numpy()   # a blend is a blend of codes
     clip0, clip1, photo = _frames(shared_data)
+    st = TINY.stride
     for seq in ([clip0, clip1], [photo, photo[:, ::-1].copy()]):
         h, w = seq[0].shape[:2]
-        state_t = torch.zeros(1, STATE_CHANNELS, h // 4, w // 4)
+        state_t = torch.zeros(1, TINY.state_channels, h // st, w // st)
         state_o = state_t.numpy().copy()
         for k, frame in enumerate(seq):
             x = to_blob(frame)

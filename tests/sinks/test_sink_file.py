@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -103,16 +105,88 @@ def test_path_is_a_folder(tmp_path: Path) -> None:
         FileSink(folder).open(Size(64, 48), 30.0)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def _open_as_nobody(path: Path) -> str:
+    """FileSink.open(path) in a forked child that has dropped root for nobody: what an ordinary user gets.
+    Returns the error message, or "opened"."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # the child: no pytest machinery from here on, only os._exit
+        os.close(read_fd)
+        result = "child failed"
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            try:
+                FileSink(path).open(Size(64, 48), 30.0)
+                result = "opened"
+            except VcamError as exc:
+                result = exc.message
+        except BaseException as exc:               # reported to the parent, whatever it is
+            result = f"child failed: {exc!r}"
+        finally:
+            os.write(write_fd, result.encode())
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        out = f.read().decode()
+    os.waitpid(pid, 0)
+    return out
+
+
 def test_read_only_folder(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
+    """A folder the user may not write to. As root (who may write anywhere) the same check runs in a child that
+    drops to nobody, in a root-owned folder under /tmp that nobody can reach."""
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            with pytest.raises(VcamError, match="permission denied"):
+                FileSink(ro / "out.mp4").open(Size(64, 48), 30.0)
+        finally:
+            ro.chmod(0o700)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="vcam-perm-"))
     try:
-        with pytest.raises(VcamError, match="permission denied"):
-            FileSink(ro / "out.mp4").open(Size(64, 48), 30.0)
+        folder.chmod(0o755)                        # nobody may look inside, not write
+        message = _open_as_nobody(folder / "out.mp4")
+        assert "permission denied" in message and str(folder / "out.mp4") in message, message
+        assert not any(folder.iterdir())
     finally:
-        ro.chmod(0o700)
+        shutil.rmtree(folder)
+
+
+@pytest.mark.root
+def test_read_only_mount(read_only_dir: Path) -> None:
+    """A read-only file system, which stops root too: the error says so, before any frame, and creates nothing."""
+    path = read_only_dir / "out.mp4"
+    with pytest.raises(VcamError) as err:
+        FileSink(path).open(Size(64, 48), 30.0)
+    assert "read-only file system" in err.value.message and str(path) in err.value.message
+    assert not any(read_only_dir.iterdir())
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("ext", [".avi", ".mp4"])
+def test_a_real_disk_fills_up_mid_recording(tiny_disk: Path, ext: str) -> None:
+    """A 256 KiB tmpfs: recording starts (the reserve scales down for so small a disk), the disk fills, the sink
+    stops with the disk-full error, and close() still releases the file (the fixture's umount fails otherwise)."""
+    from vcam.capture.pattern import PatternSource
+
+    size = Size(160, 120)
+    src = PatternSource(size, 30.0, paced=False)
+    path = tiny_disk / f"out{ext}"
+    sink = FileSink(path, check_every=10)
+    sink.open(size, 30.0)
+    with pytest.raises(VcamError) as err:
+        for i in range(2000):                      # ~5 KB a frame: full long before this
+            sink.send(src.render(i), FrameInfo(index=i))
+    assert "disk is full" in err.value.message and str(path) in err.value.message, err.value.message
+    assert sink.frames >= 10, "it stopped at the start, not mid-recording"
+    assert f"stopped after {sink.frames} frames" in err.value.message
+    sink.close()
+    assert path.stat().st_size > 0
 
 
 def test_writer_that_cannot_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

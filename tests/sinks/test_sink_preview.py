@@ -194,14 +194,33 @@ print("REAL-WINDOW-OK")
 
 
 @pytest.mark.slow
-def test_real_window_under_xvfb() -> None:
-    """The real HighGUI path (Qt here): needs xvfb-run (apt install xvfb); takes a few seconds to start."""
-    import shutil
+@pytest.mark.xvfb
+def test_real_window_under_xvfb(xserver) -> None:
+    """The real HighGUI path (Qt here) on the suite's Xvfb: frames shown, the window destroyed under the sink, which
+    must notice and not re-open it. test_preview_window.py drives a whole `vcam run` in a window."""
     import subprocess
     import sys
 
-    if not sys.platform.startswith("linux") or shutil.which("xvfb-run") is None:
-        pytest.skip("xvfb-run not installed (apt install xvfb)")
-    res = subprocess.run(["xvfb-run", "-a", sys.executable, "-c", _REAL_WINDOW], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run([sys.executable, "-c", _REAL_WINDOW], capture_output=True, text=True, timeout=120,
+                         env=xserver.env())
     assert res.returncode == 0 and "REAL-WINDOW-OK" in res.stdout, res.stdout + res.stderr
+
+
+def test_x_tools_install_only_what_is_missing_and_say_why_not(xtools, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's Xvfb set-up: nothing asked of apt when the tools are there; a reason to skip with when they
+    are missing and apt cannot be used (not root, no apt-get)."""
+    def no_apt(*a, **k):
+        raise AssertionError(f"apt was called: {a}")
+
+    monkeypatch.setattr(xtools.subprocess, "run", no_apt)
+    monkeypatch.setattr(xtools, "_bin", lambda name: f"/usr/bin/{name}")
+    xtools.ensure_tools()                                           # all present: returns, no apt
+    monkeypatch.setattr(xtools, "_bin", lambda name: None if name == "xdotool" else f"/usr/bin/{name}")
+    monkeypatch.setattr(xtools.sys, "platform", "linux")
+    monkeypatch.setattr(xtools.os, "geteuid", lambda: 1000)
+    with pytest.raises(xtools.Unavailable, match="needs root to apt-get install xdotool$"):
+        xtools.ensure_tools()
+    monkeypatch.setattr(xtools.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(xtools.shutil, "which", lambda name, path=None: None)
+    with pytest.raises(xtools.Unavailable, match="no apt-get to install xdotool"):
+        xtools.ensure_tools()

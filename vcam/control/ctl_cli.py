@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -32,9 +33,9 @@ def _ctl(ctx: typer.Context,
     ctx.meta[_PORT_KEY] = port
 
 
-def _run(ctx: typer.Context, call: Callable[[ControlClient], dict]) -> None:
+def _run(ctx: typer.Context, call: Callable[[ControlClient], dict], timeout: float = 3.0) -> None:
     try:
-        result = call(ControlClient(port=ctx.meta.get(_PORT_KEY)))
+        result = call(ControlClient(port=ctx.meta.get(_PORT_KEY), timeout=timeout))
     except VcamError as exc:
         _fail(exc)
     typer.echo(json.dumps(result, indent=2))
@@ -69,6 +70,22 @@ def blend(ctx: typer.Context,
     except VcamError as exc:
         _fail(exc)
     _run(ctx, lambda c: c.blend(weights) if weights else c.style("none"))
+
+
+@ctl_app.command("style-image")
+def style_image(ctx: typer.Context,
+                path: Annotated[Path, typer.Argument(help="A picture (PNG, JPEG, WebP, BMP, TIFF, GIF) to use as a "
+                                                          "style.")]) -> None:
+    """Any picture as the style, live: the file's bytes are sent; the look cross-fades in."""
+    _run(ctx, lambda c: c.style_image(path), timeout=15.0)
+
+
+@ctl_app.command("file")
+def control_file_path() -> None:
+    """Print where the running vcam keeps its port and secret (for scripts: read "port" and "token" there)."""
+    from vcam.control.paths import control_file
+
+    typer.echo(str(control_file()))
 
 
 @ctl_app.command()

@@ -1,4 +1,5 @@
-"""Where vcam keeps per-user files: presets (config dir) and the running instance's control port (runtime dir).
+"""Where vcam keeps per-user files: presets and styles (config dir), the running instance's control port and secret
+(runtime dir).
 
 - config dir: $VCAM_CONFIG_DIR, else %APPDATA%\\vcam (Windows), ~/Library/Application Support/vcam (macOS),
   $XDG_CONFIG_HOME/vcam or ~/.config/vcam (elsewhere).
@@ -45,12 +46,26 @@ def control_file() -> Path:
     return runtime_dir() / CONTROL_FILE
 
 
-def write_control_file(port: int, host: str = "127.0.0.1") -> Path:
-    """Record the endpoint of this process so `vcam ctl` finds it (the last started vcam wins)."""
+def write_control_file(port: int, host: str = "127.0.0.1", token: str | None = None) -> Path:
+    """Record the endpoint of this process and its secret so `vcam ctl` finds them (the last started vcam wins).
+
+    Readable by the user alone: created 0600 in a 0700 folder on Linux and macOS (the per-user %APPDATA% folder on
+    Windows), written to a temporary name first so nobody ever reads it half written or with looser rights."""
     path = control_file()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        with contextlib.suppress(OSError):   # a folder we did not create (e.g. $VCAM_CONFIG_DIR) keeps its mode
+            if path.parent.stat().st_uid == os.getuid():
+                os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"host": host, "port": int(port), "pid": os.getpid()}) + "\n", encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    data = {"host": host, "port": int(port), "pid": os.getpid()}
+    if token is not None:
+        data["token"] = token
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data) + "\n")
     tmp.replace(path)
     return path
 

@@ -1,8 +1,11 @@
 """The local control endpoint: HTTP/JSON on 127.0.0.1, for `vcam ctl`, OBS scripts, Stream Deck and the like.
 
 It binds the loopback address only (anything else is refused), runs on daemon threads beside the pipeline and
-only ever touches the thread-safe ``Controls``: a bad or hostile request gets a 4xx and never reaches the stream.
-The port in use is written to ``control.json`` in the runtime dir (see paths.py) so `vcam ctl` finds it.
+only ever touches the thread-safe ``Controls`` (and, for a picture, the style registry through a callback): a bad or
+hostile request gets a 4xx and never reaches the stream. Only the user may drive their camera: each run makes a
+random secret, and every request must carry it as ``Authorization: Bearer SECRET`` (else 401, nothing changes).
+The port and the secret are written to ``control.json`` in the runtime dir, readable by the user alone (paths.py),
+so `vcam ctl` finds both; any other local account or process that can reach 127.0.0.1 cannot.
 
 API (every response is a JSON object; errors are ``{"ok": false, "error": "...", "hint": "..."}``)
 
@@ -19,25 +22,34 @@ API (every response is a JSON object; errors are ``{"ok": false, "error": "...",
     POST /quality       {"mode": "auto" | "low" | "medium" | "high"}
     POST /preset/save   {"name": "calm"}                  the current blend, strength and quality
     POST /preset/load   {"name": "calm"}
+    POST /style-image   the picture's bytes (Content-Type image/* or application/octet-stream, at most 25 MB and
+                        50 MP): any picture as a style, cross-faded in; a non-image, a truncated file or a
+                        decompression bomb is a 400 and the stream keeps its style. Answers {"ok", "style",
+                        "encode_ms", "state"}. The endpoint never takes file paths.
 
 A POST answers ``{"ok": true, "state": {...}}`` with the state after the change; style and strength changes ease in
 over ``transition_s``. Rules that keep web pages out: the Host header must be 127.0.0.1 or localhost (DNS
 rebinding), a request with an Origin header must come from this endpoint's own origin, and a POST must carry
 ``Content-Type: application/json`` or the header ``X-Vcam-Control: 1`` (a cross-site form cannot send either
-without a CORS preflight, which is never granted). Bodies are at most 4 KiB; unknown fields are errors.
+without a CORS preflight, which is never granted). JSON bodies are at most 4 KiB; unknown fields are errors.
 
-    curl -s http://127.0.0.1:8765/status
-    curl -s -X POST http://127.0.0.1:8765/style -H 'Content-Type: application/json' -d '{"name": "udnie"}'
-    curl -s -X POST http://127.0.0.1:8765/pause -H 'X-Vcam-Control: 1'
+    TOKEN=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['token'])" "$(vcam ctl file)")
+    curl -s http://127.0.0.1:8765/status -H "Authorization: Bearer $TOKEN"
+    curl -s -X POST http://127.0.0.1:8765/style -H "Authorization: Bearer $TOKEN" \
+         -H 'Content-Type: application/json' -d '{"name": "udnie"}'
+    curl -s -X POST http://127.0.0.1:8765/style-image -H "Authorization: Bearer $TOKEN" \
+         -H 'Content-Type: image/png' --data-binary @my_drawing.png
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
 import math
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -71,6 +83,8 @@ POST_SCHEMAS: dict[str, dict[str, object]] = {
     "/preset/load": {"name": str},
 }
 GET_ROUTES = ("/", "/status")
+IMAGE_ROUTE = "/style-image"      # a body of picture bytes, not JSON
+IMAGE_TYPES = ("application/octet-stream",)   # and every image/*
 
 
 class BadRequest(Exception):
@@ -80,7 +94,7 @@ class BadRequest(Exception):
 
 
 def check_bind_host(host: str) -> str:
-    """Only the IPv4 loopback: the endpoint has no authentication, so it must not be reachable from the network."""
+    """Only the IPv4 loopback: the secret protects it from other local users, not from a network."""
     if host == "localhost":
         return LOOPBACK
     try:
@@ -89,7 +103,7 @@ def check_bind_host(host: str) -> str:
         ok = False
     if not ok:
         raise VcamError(f"The control endpoint only listens on {LOOPBACK} (asked for {host!r}).",
-                        "It has no authentication; to reach it from elsewhere, tunnel it (e.g. ssh -L).")
+                        "It is for this machine only; to reach it from elsewhere, tunnel it (e.g. ssh -L).")
     return LOOPBACK
 
 
@@ -109,7 +123,8 @@ class ControlServer:
 
     def __init__(self, controls: Controls, port: int = DEFAULT_PORT, host: str = LOOPBACK,
                  stats: Callable[[], dict] | None = None, on_demand: Callable[[], dict | None] | None = None,
-                 presets: PresetStore | None = None, write_runtime_file: bool = True) -> None:
+                 presets: PresetStore | None = None, write_runtime_file: bool = True, token: str | None = None,
+                 style_image: Callable[[bytes], dict] | None = None, max_image_bytes: int | None = None) -> None:
         if not isinstance(port, int) or not 0 <= port < 65536:
             raise VcamError(f"Bad control port {port!r}.", "Use 1-65535, or 0 to pick a free port.")
         self.controls = controls
@@ -119,6 +134,12 @@ class ControlServer:
         self.on_demand = on_demand
         self.presets = presets or PresetStore()
         self.write_runtime_file = write_runtime_file
+        # A fresh secret per run: a second run never accepts the first run's (tests/test_security.py).
+        self.token = token if token is not None else secrets.token_urlsafe(32)
+        self.style_image = style_image
+        if max_image_bytes is None:
+            from vcam.styles.images import MAX_BYTES as max_image_bytes
+        self.max_image_bytes = max_image_bytes
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -144,7 +165,7 @@ class ControlServer:
         self._thread.start()
         if self.write_runtime_file:
             try:
-                write_control_file(self.port, self.host)
+                write_control_file(self.port, self.host, self.token)
             except OSError as exc:
                 log.warning("could not record the control port (vcam ctl needs --port %d): %s", self.port, exc)
         return self.port
@@ -216,6 +237,21 @@ class ControlServer:
             raise BadRequest(400, exc.message, exc.hint, **extra) from exc
         return {"ok": True, "state": c.as_dict()}
 
+    def post_image(self, data: bytes) -> dict:
+        if self.style_image is None:
+            raise BadRequest(409, "This vcam cannot take a picture as a style (its model has no style encoder).",
+                             "Use one of its styles: GET /status lists them.")
+        _yield_cpu_to_stream()
+        try:
+            out = self.style_image(data)
+        except VcamError as exc:
+            raise BadRequest(400, exc.message, exc.hint) from exc
+        return {"ok": True, **out, "state": self.controls.as_dict()}
+
+    def authorised(self, header: str | None) -> bool:
+        scheme, _, value = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+
 
 def validate_body(route: str, raw: bytes) -> dict:
     """Parse and check a POST body against POST_SCHEMAS; BadRequest(400) says exactly what is wrong."""
@@ -253,6 +289,16 @@ _EXAMPLES = {"/style": '{"name": "starry_night"}', "/blend": '{"weights": {"star
 
 def _example(route: str) -> str:
     return f"Example: {_EXAMPLES[route]}" if route in _EXAMPLES else f"{route} takes no fields (send {{}} or nothing)."
+
+
+def _yield_cpu_to_stream() -> None:
+    """Lower this request thread's CPU priority (Linux: per thread; it ends with the request). Decoding a picture
+    and running the style encoder must not take a core from the frame thread's inference on a 2-core machine."""
+    if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
 
 
 class _Server(ThreadingHTTPServer):
@@ -309,7 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             fn()
         except BadRequest as exc:
-            headers = {"Allow": exc.extra.pop("allow")} if "allow" in exc.extra else None  # type: ignore[dict-item]
+            headers = {"Allow": exc.extra.pop("allow")} if "allow" in exc.extra else {}  # type: ignore[dict-item]
+            if "www_authenticate" in exc.extra:
+                headers["WWW-Authenticate"] = str(exc.extra.pop("www_authenticate"))
             self._drain()
             self._error(exc, headers)
         except (ConnectionError, TimeoutError):
@@ -336,6 +384,15 @@ class _Handler(BaseHTTPRequestHandler):
             if origin.rstrip("/").lower() not in allowed:
                 raise BadRequest(403, f"Requests from origin {origin!r} are not allowed.")
 
+    def _check_auth(self) -> None:
+        app = self.server.app
+        if not app.authorised(self.headers.get("Authorization")):
+            from vcam.control.paths import control_file
+
+            raise BadRequest(401, "Missing or wrong secret: send Authorization: Bearer <token>.",
+                             f"vcam ctl reads it from {control_file()} (readable by you only); scripts read the "
+                             "\"token\" field there.", www_authenticate='Bearer realm="vcam"')
+
     def _drain(self) -> None:
         """Read a body we refused before reading it: closing with unread data sends a TCP reset, which can
         destroy our answer before the client reads it."""
@@ -352,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:             # the client stalled or hung up: it will not read the answer either
                 self.close_connection = True
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int = MAX_BODY) -> bytes:
         self._body_done = True
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             raise BadRequest(411, "Send a Content-Length (chunked bodies are not accepted).")
@@ -365,10 +422,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(400, f"Bad Content-Length {raw_len!r}.") from exc
         if n < 0:
             raise BadRequest(400, f"Bad Content-Length {raw_len!r}.")
-        if n > MAX_BODY:
+        if n > limit:
             self.close_connection = True    # the unread body must not be parsed as a next request
             self._body_done = False         # so _drain reads (and drops) a modest oversize body
-            raise BadRequest(413, f"The body is {n} bytes; the limit is {MAX_BODY}.")
+            raise BadRequest(413, f"The body is {n} bytes; the limit is {limit}.")
         data = self.rfile.read(n)
         if len(data) != n:
             raise BadRequest(400, "The body ended before Content-Length bytes arrived.")
@@ -394,26 +451,31 @@ class _Handler(BaseHTTPRequestHandler):
         route = self._route()
         if route in GET_ROUTES:
             raise BadRequest(405, f"{route} answers GET only.", allow="GET, HEAD")
-        if route in POST_SCHEMAS:
+        if route in POST_SCHEMAS or route == IMAGE_ROUTE:
             raise BadRequest(405, f"{route} answers POST only.", allow="POST")
         raise BadRequest(404, f"No route {route}.", "GET / lists the routes.")
 
     def _get(self) -> None:
         self._check_origin()
+        self._check_auth()
         route = self._route()
         app = self.server.app
         if route == "/status":
             self._send(200, app.status())
         elif route == "/":
-            self._send(200, {"ok": True, "get": list(GET_ROUTES), "post": list(POST_SCHEMAS)})
-        elif route in POST_SCHEMAS:
+            self._send(200, {"ok": True, "get": list(GET_ROUTES), "post": [*POST_SCHEMAS, IMAGE_ROUTE]})
+        elif route in POST_SCHEMAS or route == IMAGE_ROUTE:
             raise BadRequest(405, f"{route} answers POST only.", allow="POST")
         else:
             raise BadRequest(404, f"No route {route}.", "GET / lists the routes.")
 
     def _post(self) -> None:
         self._check_origin()
+        self._check_auth()
         route = self._route()
+        if route == IMAGE_ROUTE:
+            self._post_image()
+            return
         if route not in POST_SCHEMAS:
             if route in GET_ROUTES:
                 raise BadRequest(405, f"{route} answers GET only.", allow="GET, HEAD")
@@ -425,3 +487,11 @@ class _Handler(BaseHTTPRequestHandler):
                                   f"(or, with no body, the header {CUSTOM_HEADER}: 1).")
         body = validate_body(route, raw)
         self._send(200, self.server.app.post(route, body))
+
+    def _post_image(self) -> None:
+        ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if not (ctype.startswith("image/") or ctype in IMAGE_TYPES):
+            raise BadRequest(415, f"{IMAGE_ROUTE} takes the picture's bytes with Content-Type image/* or "
+                                  "application/octet-stream.", "vcam ctl style-image PATH sends a file.")
+        data = self._read_body(self.server.app.max_image_bytes)
+        self._send(200, self.server.app.post_image(data))

@@ -160,6 +160,15 @@ class Controls:
         self._t_change = now
 
     # -- setters (any thread) -----------------------------------------------------------------------
+    def add_style(self, name: str) -> None:
+        """Accept one more style name (a stored style or a picture the engine now has a code for)."""
+        if not isinstance(name, str) or not name or name.strip().lower() in NONE_NAMES:
+            raise VcamError(f"Bad style name {name!r}.")
+        with self._lock:
+            if name not in self.styles:
+                self.styles = (*self.styles, name)
+                self.version += 1
+
     def set_blend(self, blend: Mapping[str, float]) -> None:
         w = self._normalise(blend)
         with self._lock:

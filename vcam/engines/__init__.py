@@ -8,30 +8,34 @@ from vcam.config import RunConfig
 from vcam.engines.base import Engine
 from vcam.engines.passthrough import PassthroughEngine
 from vcam.errors import VcamError
-from vcam.styles import Manifest
+from vcam.styles import Manifest, StyleCodes
 
 ENGINE_KINDS = ("auto", "cpu", "tensorrt", "passthrough")
 
 
-def create_engine(cfg: RunConfig, manifest: Manifest | None, say: Callable[[str], None] = print) -> Engine:
+def create_engine(cfg: RunConfig, manifest: Manifest | None, say: Callable[[str], None] = print,
+                  codes: StyleCodes | None = None) -> Engine:
     """The engine cfg asks for; "auto" takes TensorRT when a usable GPU is found, else the CPU engine.
 
     Any GPU failure falls back to the CPU engine with one message: a call must never fail because a driver did.
+    ``codes``: the style registry the run shares with its controls (built-in styles plus stored and live ones);
+    default: the model's built-in styles.
     """
     if cfg.engine not in ENGINE_KINDS:
         raise VcamError(f"Unknown engine {cfg.engine!r}.", "Choose one of: " + ", ".join(ENGINE_KINDS))
     if cfg.engine == "passthrough" or manifest is None:
         return PassthroughEngine()
     if cfg.engine in ("auto", "tensorrt"):
-        engine = _try_gpu(cfg, manifest, say)
+        engine = _try_gpu(cfg, manifest, say, codes)
         if engine is not None:
             return engine
     from vcam.engines.cpu import CpuEngine
 
-    return CpuEngine(manifest, cfg)
+    return CpuEngine(manifest, cfg, codes=codes)
 
 
-def _try_gpu(cfg: RunConfig, manifest: Manifest, say: Callable[[str], None]) -> Engine | None:
+def _try_gpu(cfg: RunConfig, manifest: Manifest, say: Callable[[str], None],
+             codes: StyleCodes | None = None) -> Engine | None:
     try:
         from vcam.engines.gpu_probe import probe
         from vcam.engines.tensorrt import create_gpu_engine, select_engine_kind
@@ -45,7 +49,7 @@ def _try_gpu(cfg: RunConfig, manifest: Manifest, say: Callable[[str], None]) -> 
             say(message)
         return None
     try:
-        return create_gpu_engine(manifest, cfg)
+        return create_gpu_engine(manifest, cfg, codes=codes)
     except Exception as exc:  # noqa: BLE001 - any GPU failure must fall back, with the reason
         say(f"TensorRT engine failed ({exc}); falling back to the CPU engine.")
         return None

@@ -29,16 +29,14 @@ from vcam.engines.cpu_runtime import (
     requested_runtime,
     resolve_precision,
 )
-from vcam.engines.governor import Governor, InternalSize
+from vcam.engines.governor import Governor, InternalSize, Ladder
 from vcam.errors import ModelError, VcamError
 from vcam.frames import to_bgr
-from vcam.memory import limit_malloc_arenas
+from vcam.memory import limit_malloc_arenas, pin_mmap_threshold
 from vcam.ops.guided import GuidedUpsampler
 from vcam.ops.params import SCENE
 from vcam.ops.preprocess import Preprocessor
-from vcam.styles import Manifest, verify_onnx
-
-_STYLE_CACHE_MAX = 256
+from vcam.styles import Manifest, StyleCodes, verify_onnx
 
 
 def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,20 +46,26 @@ def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
 class CpuEngine:
     name = "cpu"
 
-    def __init__(self, manifest: Manifest, cfg: RunConfig, runtime: str | None = None) -> None:
+    def __init__(self, manifest: Manifest, cfg: RunConfig, runtime: str | None = None,
+                 codes: StyleCodes | None = None) -> None:
         self.manifest = manifest
         self.styles = manifest.styles
         self.path: Path = verify_onnx(manifest)
         self.cfg = cfg
         self.timings: dict[str, float] = {"pre": 0.0, "infer": 0.0, "post": 0.0}
-        self.governor = Governor(cfg.size, cfg.fps, adaptive=cfg.adaptive, fixed_height=cfg.internal_height)
-        self._style_cache: dict[tuple, np.ndarray] = {}
+        self.ladder = Ladder.of(manifest.extra)
+        self.stride = manifest.size_multiple     # the recurrent state's resolution is 1 / size_multiple
+        self.upsample = str(manifest.extra.get("upsample", "guided"))
+        self.governor = Governor(cfg.size, cfg.fps, adaptive=cfg.adaptive, fixed_height=cfg.internal_height,
+                                 ladder=self.ladder)
+        self.codes = codes or StyleCodes.of(manifest)   # shared with the controls: styles may join while running
         self._keep = np.zeros((1, 1), np.float32)
         self._reset_token: int | None = None
         self._size: Size | None = None
         self._internal: InternalSize | None = None
         self._dis = None
         limit_malloc_arenas()   # before the runtimes start their threads: see vcam.memory
+        pin_mmap_threshold()    # before the buffers: large blocks go back to the OS when a size changes
         self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads,
                                          resolve_precision(cfg.cpu_precision))
         self._configure(cfg.size)
@@ -78,7 +82,8 @@ class CpuEngine:
             for n in counts:
                 try:
                     hint = self.governor.internal.padded
-                    runners.append(open_runner(rt, self.path, n, (hint.height, hint.width), precision))
+                    runners.append(open_runner(rt, self.path, n, (hint.height, hint.width), precision,
+                                               state_stride=self.stride))
                 except ModelError:
                     for r in runners:
                         r.close()
@@ -88,12 +93,13 @@ class CpuEngine:
                         raise
         if not runners:
             raise VcamError(f"No CPU runtime could load {self.path}.", "Install onnxruntime: pip install onnxruntime")
-        count = runners[0].style_count
-        if count is not None and count != len(self.styles):
+        dim = runners[0].style_dim
+        if dim is not None and dim != self.codes.dim:
             for r in runners:
                 r.close()
-            raise ModelError(f"The model file {self.path} has {count} styles but its manifest lists "
-                             f"{len(self.styles)}.", "Re-export the model (`vcam export`) or reinstall vcam.")
+            raise ModelError(f"The model file {self.path} takes a style input of width {dim} but its manifest's "
+                             f"style codes have width {self.codes.dim}.",
+                             "Re-export the model (`vcam export`) or reinstall vcam.")
         if len(runners) > 1:
             times = self._probe(runners)
             best_rt = runners[int(np.argmin(times))].runtime
@@ -114,10 +120,10 @@ class CpuEngine:
         h, w = internal.height, internal.width
         rng = np.random.default_rng(0)
         img = rng.random((1, 3, h, w), dtype=np.float32)
-        state = np.zeros((1, self.manifest.state_channels, h // 4, w // 4), np.float32)
+        m = self.stride
+        state = np.zeros((1, self.manifest.state_channels, h // m, w // m), np.float32)
         keep = np.zeros((1, 1), np.float32)
-        style = np.zeros((1, len(self.styles)), np.float32)
-        style[0, 0] = 1.0
+        style = self.codes({self.styles[0]: 1.0})
         out = np.empty((1, 3, h, w), np.float32)
         new_state = np.empty_like(state)
         return probe(runners, lambda r: r.run(img, state, keep, style, out, new_state))
@@ -140,10 +146,11 @@ class CpuEngine:
         self._internal = internal
         pw, ph = internal.padded.width, internal.padded.height
         w, h = internal.size.width, internal.size.height
-        self._pre = Preprocessor(self._size, internal.size, internal.padded)
-        self._up = GuidedUpsampler(internal.size, self._size, threads=self.picker.runner.threads)
+        self._pre = Preprocessor(self._size, internal.size, internal.padded, guide=self.upsample == "guided")
+        self._up = GuidedUpsampler(internal.size, self._size, threads=self.picker.runner.threads, mode=self.upsample)
         c = self.manifest.state_channels
-        self._states = [np.zeros((1, c, ph // 4, pw // 4), np.float32) for _ in range(2)]
+        m = self.stride
+        self._states = [np.zeros((1, c, ph // m, pw // m), np.float32) for _ in range(2)]
         self._cur = 0
         self._stylized = np.zeros((1, 3, ph, pw), np.float32)
         self._warped = np.zeros((3, h, w), np.float32)
@@ -162,23 +169,8 @@ class CpuEngine:
 
     # -- controls -> inputs ----------------------------------------------------------------------------------
     def style_vector(self, weights: dict[str, float]) -> np.ndarray:
-        """The (1, S) style input for a blend, in the manifest's order (cached: most frames repeat the last)."""
-        key = tuple(sorted(weights.items()))
-        vec = self._style_cache.get(key)
-        if vec is None:
-            unknown = [n for n in weights if n not in self.styles]
-            if unknown:
-                raise VcamError(f"Unknown style {', '.join(map(repr, unknown))}.",
-                                "Installed styles: " + ", ".join(self.styles))
-            vec = np.array([[weights.get(s, 0.0) for s in self.styles]], np.float32)
-            total = float(vec.sum())
-            if total <= 0:
-                raise VcamError("A style blend needs at least one positive weight.")
-            vec /= total
-            if len(self._style_cache) >= _STYLE_CACHE_MAX:   # eased transitions make many one-off blends
-                self._style_cache.clear()
-            self._style_cache[key] = vec
-        return vec
+        """The (1, D) style input for a blend: the same blend of the styles' codes."""
+        return self.codes(weights)
 
     def reset(self) -> None:
         self._keep[0, 0] = 0.0
@@ -271,7 +263,7 @@ class CpuEngine:
         return {"engine": self.name, "runtime": r.runtime, "precision": r.precision, "threads": r.threads,
                 "internal_size": str(internal.size), "network_size": str(internal.padded),
                 "governor": self.governor.summary(), "governor_state": self.governor.state(),
-                "probe_ms": self.probe_ms, "styles": list(self.styles), "model": self.path.name}
+                "probe_ms": self.probe_ms, "styles": list(self.codes.styles), "model": self.path.name}
 
     def close(self) -> None:
         if getattr(self, "_up", None) is not None:

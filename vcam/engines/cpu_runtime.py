@@ -4,11 +4,11 @@ between them (runtime and thread count).
 Both write into caller-owned buffers (ONNX Runtime through I/O binding, OpenVINO through shared-memory tensors), so
 no frame allocates. Why measure at run time: the best runtime and thread count change with the machine, the
 versions and the load (1 thread wins when another process holds a core). Measured on a 2-core Zen 4 with
-benchmarks/bench_backends.py (vcam net, median ms at 320x180 / 640x360, 2 threads): ONNX Runtime fp32 13.7 / 84,
-OpenVINO fp32 11.1 / 66, bf16 7.5 / 38, int8 9.8 / 50.
+benchmarks/bench_backends.py (the previous, depthwise net, median ms at 320x180 / 640x360, 2 threads): ONNX Runtime
+fp32 13.7 / 84, OpenVINO fp32 11.1 / 66, bf16 7.5 / 38, int8 9.8 / 50. The README has the current net's figures.
 
 OpenVINO bf16 is the default where the CPU runs it natively (see resolve_precision); int8 is not used: slower than
-bf16 and it raised E_warp by 24-86% (benchmarks/quality.py --onnx-compare).
+bf16 and it raised E_warp by 24-86% (measured on the first model).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Runner(Protocol):
     precision: str
     threads: int
     path: Path
-    style_count: int | None     # the graph's number of styles (None if dynamic)
+    style_dim: int | None       # width of the graph's style input (None if dynamic)
 
     def run(self, image: np.ndarray, state: np.ndarray, keep: np.ndarray, style: np.ndarray,
             stylized: np.ndarray, new_state: np.ndarray) -> None:
@@ -59,6 +59,10 @@ def _check_io(path: Path, inputs: Sequence[str], outputs: Sequence[str]) -> None
         raise ModelError(f"The model file {path} has inputs {list(inputs)} and outputs {list(outputs)}; "
                          f"vcam expects {list(INPUTS)} -> {list(OUTPUTS)}.",
                          "Re-export it with this vcam (`vcam export`).")
+
+
+def _port_name(port, want: str) -> str:
+    return want if want in port.get_names() else port.get_any_name()
 
 
 class OrtRunner:
@@ -83,7 +87,7 @@ class OrtRunner:
         inputs = self.session.get_inputs()
         _check_io(path, [i.name for i in inputs], [o.name for o in self.session.get_outputs()])
         self.path = path
-        self.style_count = inputs[3].shape[1] if isinstance(inputs[3].shape[1], int) else None
+        self.style_dim = inputs[3].shape[1] if isinstance(inputs[3].shape[1], int) else None
         self.threads = threads
         self._binding = self.session.io_binding()
 
@@ -114,9 +118,10 @@ class OpenVinoRunner:
     max_static = 2   # the current rung and the one the governor last left (it moves one rung at a time)
 
     def __init__(self, path: Path, threads: int, shape_hint: tuple[int, int] | None = None,
-                 precision: str = "f32") -> None:
+                 precision: str = "f32", state_stride: int = 4) -> None:
         import openvino as ov
 
+        self.state_stride = state_stride
         if precision not in PRECISIONS:
             raise VcamError(f"Unknown precision {precision!r}.", "Choose one of: " + ", ".join(PRECISIONS))
         self._ov = ov
@@ -130,13 +135,15 @@ class OpenVinoRunner:
             self.compiled = self._core.compile_model(self._model, "CPU", self._config)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses for parse and compile failures
             raise _bad_model(path, exc) from exc
-        _check_io(path, [p.get_any_name() for p in self.compiled.inputs],
-                  [p.get_any_name() for p in self.compiled.outputs])
+        # A port can carry several names once OpenVINO fuses the last ops (e.g. a sigmoid into depth-to-space):
+        # match the expected name among them.
+        _check_io(path, [_port_name(p, want) for p, want in zip(self.compiled.inputs, INPUTS, strict=False)],
+                  [_port_name(p, want) for p, want in zip(self.compiled.outputs, OUTPUTS, strict=False)])
         # Reported as OpenVINO compiled it, not as asked.
         self.precision = "bf16" if self.compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16 else "f32"
         self.path = path
         dim = self.compiled.inputs[3].get_partial_shape()[1]
-        self.style_count = dim.get_length() if dim.is_static else None
+        self.style_dim = dim.get_length() if dim.is_static else None
         self.threads = threads
         self.request = self.compiled.create_infer_request()
         self._static: OrderedDict[tuple[int, int], object] = OrderedDict()   # least recently used first
@@ -148,9 +155,10 @@ class OpenVinoRunner:
     def _compile_static(self, hw: tuple[int, int]):
         h, w = hw
         m = self._model.clone()
-        s = self.style_count or 1
+        s = self.style_dim or 1
         c = m.input("state").get_partial_shape()[1].get_length()
-        m.reshape({"image": [1, 3, h, w], "state": [1, c, h // 4, w // 4], "keep": [1, 1], "style": [1, s]})
+        st = self.state_stride
+        m.reshape({"image": [1, 3, h, w], "state": [1, c, h // st, w // st], "keep": [1, 1], "style": [1, s]})
         req = self._core.compile_model(m, "CPU", self._config).create_infer_request()
         del m
         trim_heap()   # the compile's scratch memory, freed but still held by this thread's malloc arena
@@ -162,7 +170,7 @@ class OpenVinoRunner:
             self._static.move_to_end(hw)
             return req
         fut = self._pending.get(hw)
-        if fut is None and self.style_count is not None:
+        if fut is None and self.style_dim is not None:
             self._pending[hw] = self._helper().submit(self._compile_static, hw)
         elif fut is not None and fut.done():
             del self._pending[hw]
@@ -190,7 +198,9 @@ class OpenVinoRunner:
             r.set_input_tensor(i, T(arr, shared_memory=True))
         r.set_output_tensor(0, T(stylized, shared_memory=True))
         r.set_output_tensor(1, T(new_state, shared_memory=True))
-        r.infer()
+        # share_outputs: infer() would otherwise return fresh copies of both outputs (8 MB a frame at 960x544),
+        # an allocation and a copy on every frame for results that are already in our buffers.
+        r.infer(share_outputs=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -229,8 +239,8 @@ def bf16_supported() -> bool:
 
 def resolve_precision(requested: str) -> str:
     """The OpenVINO precision for a requested one: "auto" is bf16 where the CPU runs it natively (avx512_bf16 or
-    AMX: 1.5-1.7x faster here, E_warp and style distance within 2% of f32 by benchmarks/quality.py --bf16-compare),
-    else f32."""
+    AMX: several times faster for the dense convolutions; on the previous model E_warp and style distance were
+    within 2% of f32; benchmarks/quality.py --precision f32 / bf16 repeats the comparison), else f32."""
     if requested == "auto":
         return "bf16" if bf16_supported() else "f32"
     if requested not in PRECISIONS:
@@ -239,14 +249,14 @@ def resolve_precision(requested: str) -> str:
 
 
 def open_runner(runtime: str, path: Path, threads: int, shape_hint: tuple[int, int] | None = None,
-                precision: str = "f32") -> Runner:
+                precision: str = "f32", state_stride: int = 4) -> Runner:
     """``shape_hint`` (H, W): the network size expected first (OpenVINO compiles it statically at once).
-    ``precision`` applies to OpenVINO only."""
+    ``precision`` applies to OpenVINO only; ``state_stride``: the recurrent state is at 1 / state_stride."""
     if runtime == "onnxruntime":
         return OrtRunner(path, threads)
     if runtime == "openvino":
         try:
-            return OpenVinoRunner(path, threads, shape_hint, precision)
+            return OpenVinoRunner(path, threads, shape_hint, precision, state_stride)
         except ImportError as exc:
             raise VcamError("OpenVINO is not installed.", "pip install 'vcam[openvino]', or use onnxruntime.") \
                 from exc

@@ -22,8 +22,8 @@ from fractions import Fraction
 from vcam.config import Size
 from vcam.ops.params import DEFAULT_RUNG, LADDER_720, SCENE, SIZE_MULTIPLE
 
-MIN_INTERNAL = 32         # the network's dilated blocks need at least 8 rows/cols at 1/4 resolution
-QUALITY_RUNG = {"low": 0, "medium": DEFAULT_RUNG, "high": len(LADDER_720) - 1}
+MIN_INTERNAL = 32         # the network's dilated blocks need at least a few rows/cols at the trunk
+QUALITY_RUNG = {"low": 0, "medium": None, "high": -1}   # None: the model's starting rung
 
 
 def _round_to(v: float, m: int) -> int:
@@ -33,37 +33,64 @@ def _round_to(v: float, m: int) -> int:
 @dataclass(frozen=True)
 class InternalSize:
     """The network input size for one rung: ``size`` the frame is downscaled to, ``padded`` what the net runs at
-    (``size`` rounded up to multiples of 4, filled by edge reflection; the output is cropped back to ``size``)."""
+    (``size`` rounded up to the model's size multiple, filled by edge reflection; the output is cropped back)."""
 
     size: Size
     padded: Size
 
     @classmethod
-    def for_height(cls, output: Size, height: int) -> InternalSize:
+    def for_height(cls, output: Size, height: int, multiple: int = SIZE_MULTIPLE) -> InternalSize:
         h = max(MIN_INTERNAL, int(height))
         w = max(MIN_INTERNAL, int(round(h * output.width / output.height)))
-        pad = lambda v: int(math.ceil(v / SIZE_MULTIPLE)) * SIZE_MULTIPLE  # noqa: E731
+        pad = lambda v: int(math.ceil(v / multiple)) * multiple  # noqa: E731
         return cls(Size(w, h), Size(pad(w), pad(h)))
 
 
-def ladder_for(output: Size) -> list[InternalSize]:
-    """The 720p ladder (144..360) as height ratios, applied to ``output``: exact ratios such as 4 or 10/3 let the
-    guided filter run in cache-sized bands, so heights are H / ratio when that is a whole number."""
-    sizes: list[InternalSize] = []
-    for h720 in LADDER_720:
-        r = Fraction(720, h720)
-        exact = Fraction(output.height) / r
-        h = int(exact) if exact.denominator == 1 else int(round(float(exact)))
-        h = min(h, max(MIN_INTERNAL, output.height))
-        s = InternalSize.for_height(output, h)
-        if not sizes or s.size != sizes[-1].size:
-            sizes.append(s)
-    return sizes
+@dataclass(frozen=True)
+class Ladder:
+    """A model's internal sizes, as heights for a 720p output (other outputs scale them), where it starts, and
+    the multiple its H and W must have. From the manifest (``ladder_720``, ``internal_height_720``,
+    ``size_multiple``); a model without them gets the first model's (144..360, starting at 180, multiple 4)."""
+
+    heights_720: tuple[int, ...] = LADDER_720
+    start_720: int = LADDER_720[DEFAULT_RUNG]
+    multiple: int = SIZE_MULTIPLE
+
+    @classmethod
+    def of(cls, extra: dict) -> Ladder:
+        heights = tuple(int(h) for h in extra.get("ladder_720") or LADDER_720)
+        start = int(extra.get("internal_height_720") or heights[min(DEFAULT_RUNG, len(heights) - 1)])
+        if start not in heights:
+            start = heights[min(DEFAULT_RUNG, len(heights) - 1)]
+        return cls(heights, start, int(extra.get("size_multiple") or SIZE_MULTIPLE))
+
+    @property
+    def start_rung(self) -> int:
+        return self.heights_720.index(self.start_720)
+
+    def sizes(self, output: Size) -> list[InternalSize]:
+        """The 720p heights as height ratios applied to ``output``: exact ratios such as 4 or 4/3 let the upsampler
+        run in cache-sized bands, so heights are H / ratio when that is a whole number."""
+        sizes: list[InternalSize] = []
+        for h720 in self.heights_720:
+            r = Fraction(720, h720)
+            exact = Fraction(output.height) / r
+            h = int(exact) if exact.denominator == 1 else int(round(float(exact)))
+            h = min(h, max(MIN_INTERNAL, output.height))
+            s = InternalSize.for_height(output, h, self.multiple)
+            if not sizes or s.size != sizes[-1].size:
+                sizes.append(s)
+        return sizes
 
 
-def default_internal(output: Size) -> InternalSize:
-    lad = ladder_for(output)
-    return lad[min(DEFAULT_RUNG, len(lad) - 1)]
+def ladder_for(output: Size, ladder: Ladder | None = None) -> list[InternalSize]:
+    return (ladder or Ladder()).sizes(output)
+
+
+def default_internal(output: Size, ladder: Ladder | None = None) -> InternalSize:
+    ladder = ladder or Ladder()
+    lad = ladder.sizes(output)
+    return lad[min(ladder.start_rung, len(lad) - 1)]
 
 
 class Governor:
@@ -71,7 +98,10 @@ class Governor:
 
     def __init__(self, output: Size, target_fps: float = 30.0, adaptive: bool = True,
                  fixed_height: int | None = None, budget_fraction: float = 0.8,
-                 down_after: int = 6, up_after: int = 45, cooldown: int = 15) -> None:
+                 down_after: int = 6, up_after: int = 45, cooldown: int = 15, ladder: Ladder | None = None
+                 ) -> None:
+        self.model_ladder = ladder or Ladder()
+        self.start = self.model_ladder.start_rung
         self.target_fps = float(target_fps) if target_fps > 0 else 30.0
         self.adaptive = adaptive
         self.fixed_height = fixed_height
@@ -86,12 +116,12 @@ class Governor:
     def _reset_for(self, output: Size) -> None:
         self.output = output
         if self.fixed_height:
-            self.ladder = [InternalSize.for_height(output, self.fixed_height)]
+            self.ladder = [InternalSize.for_height(output, self.fixed_height, self.model_ladder.multiple)]
         else:
-            self.ladder = ladder_for(output)
-        self.rung = min(DEFAULT_RUNG, len(self.ladder) - 1)
+            self.ladder = self.model_ladder.sizes(output)
+        self.rung = min(self.start, len(self.ladder) - 1)
         if self.quality in QUALITY_RUNG and not self.fixed_height:
-            self.rung = min(QUALITY_RUNG[self.quality], len(self.ladder) - 1)
+            self.rung = min(self._quality_rung(self.quality), len(self.ladder) - 1)
         self.alternate = False
         self._ema_infer: float | None = None   # full step time on frames that ran the network
         self._ema_net: float | None = None     # the network alone on those frames
@@ -115,8 +145,12 @@ class Governor:
             return
         self.quality = quality
         if quality in QUALITY_RUNG and not self.fixed_height:
-            self._move_to(min(QUALITY_RUNG[quality], len(self.ladder) - 1))
+            self._move_to(min(self._quality_rung(quality), len(self.ladder) - 1))
             self.alternate = False
+
+    def _quality_rung(self, quality: str) -> int:
+        rung = QUALITY_RUNG[quality]
+        return self.start if rung is None else rung % len(self.ladder)
 
     @property
     def internal(self) -> InternalSize:

@@ -17,13 +17,10 @@ import numpy as np
 
 from vcam.config import RunConfig, Size
 from vcam.control.state import ControlState
-from vcam.engines.governor import InternalSize, default_internal
+from vcam.engines.governor import InternalSize, Ladder, default_internal
 from vcam.engines.gpu_probe import GpuStatus
-from vcam.errors import VcamError
 from vcam.frames import to_bgr
-from vcam.styles import Manifest, sha256_file, verify_onnx
-
-_STYLE_CACHE_MAX = 256
+from vcam.styles import Manifest, StyleCodes, sha256_file, verify_onnx
 
 
 def select_engine_kind(cfg: RunConfig, status: GpuStatus) -> tuple[str, str]:
@@ -41,11 +38,13 @@ def select_engine_kind(cfg: RunConfig, status: GpuStatus) -> tuple[str, str]:
     return "cpu", msg
 
 
-def internal_size(cfg: RunConfig, output: Size) -> InternalSize:
-    """The network size: the CPU engine's default rung (same look on both engines) unless --internal-height."""
+def internal_size(cfg: RunConfig, output: Size, ladder: Ladder | None = None) -> InternalSize:
+    """The network size: the CPU engine's starting rung for this model (same look on both engines) unless
+    --internal-height."""
+    ladder = ladder or Ladder()
     if cfg.internal_height:
-        return InternalSize.for_height(output, cfg.internal_height)
-    return default_internal(output)
+        return InternalSize.for_height(output, cfg.internal_height, ladder.multiple)
+    return default_internal(output, ladder)
 
 
 class TensorRTEngine:
@@ -53,7 +52,8 @@ class TensorRTEngine:
 
     def __init__(self, manifest: Manifest, cfg: RunConfig, device=None,
                  network_factory: Callable | None = None, output_format: str = "bgr",
-                 use_graph: bool = True, latency_frames: int = 0, say: Callable[[str], None] = print) -> None:
+                 use_graph: bool = True, latency_frames: int = 0, say: Callable[[str], None] = print,
+                 codes: StyleCodes | None = None) -> None:
         self.manifest = manifest
         self.styles = manifest.styles
         self.cfg = cfg
@@ -71,7 +71,8 @@ class TensorRTEngine:
             device = CudaDevice()
         self.device = device
         self._make_network = network_factory or self._trt_network
-        self._style_cache: dict[tuple, np.ndarray] = {}
+        self.codes = codes or StyleCodes.of(manifest)
+        self.ladder = Ladder.of(manifest.extra)
         self._reset_token: int | None = None
         self._keep = 0.0
         self._size: Size | None = None
@@ -91,7 +92,7 @@ class TensorRTEngine:
 
         onnx_bytes = self._onnx_path.read_bytes()
         spec = EngineSpec(self._onnx_sha, self.device.name, self.device.compute, str(tensorrt.__version__), "fp16",
-                          internal.padded, len(self.styles), self.manifest.state_channels)
+                          internal.padded, self.codes.dim, self.manifest.state_channels, self.manifest.size_multiple)
 
         def make(s):
             data, _ = load_or_build(s, onnx_bytes, show_progress=not self.cfg.quiet, say=self.say)
@@ -105,34 +106,21 @@ class TensorRTEngine:
 
         if self._pipe is not None:
             self._pipe.close()
-        internal = internal_size(self.cfg, size)
+        internal = internal_size(self.cfg, size, self.ladder)
         if self._net is None or internal != self._internal:
             self._net, self._precision = self._make_network(internal)
         self._internal = internal
         self._size = size
-        self._pipe = FramePipeline(self.device, self._net, size, internal.size, internal.padded, len(self.styles),
+        self._pipe = FramePipeline(self.device, self._net, size, internal.size, internal.padded, self.codes.dim,
                                    out_fmt=self.output_format, use_graph=self._use_graph,
-                                   latency_frames=self._latency)
+                                   latency_frames=self._latency,
+                                   upsample=str(self.manifest.extra.get("upsample", "guided")))
         self._keep = 0.0
 
     # -- controls -> inputs -----------------------------------------------------------------------------------
     def style_vector(self, weights: dict[str, float]) -> np.ndarray:
-        key = tuple(sorted(weights.items()))
-        vec = self._style_cache.get(key)
-        if vec is None:
-            unknown = [n for n in weights if n not in self.styles]
-            if unknown:
-                raise VcamError(f"Unknown style {', '.join(map(repr, unknown))}.",
-                                "Installed styles: " + ", ".join(self.styles))
-            vec = np.array([[weights.get(s, 0.0) for s in self.styles]], np.float32)
-            total = float(vec.sum())
-            if total <= 0:
-                raise VcamError("A style blend needs at least one positive weight.")
-            vec /= total
-            if len(self._style_cache) >= _STYLE_CACHE_MAX:
-                self._style_cache.clear()
-            self._style_cache[key] = vec
-        return vec
+        """The (1, D) style input for a blend: the same blend of the styles' codes."""
+        return self.codes(weights)
 
     def reset(self) -> None:
         self._keep = 0.0
@@ -181,6 +169,6 @@ class TensorRTEngine:
 
 
 def create_gpu_engine(manifest: Manifest, cfg: RunConfig, say: Callable[[str], None] = print,
-                      output_format: str = "bgr") -> TensorRTEngine:
+                      output_format: str = "bgr", codes: StyleCodes | None = None) -> TensorRTEngine:
     """The TensorRT engine, or an exception saying why not (the factory then falls back to the CPU engine)."""
-    return TensorRTEngine(manifest, cfg, say=say, output_format=output_format)
+    return TensorRTEngine(manifest, cfg, say=say, output_format=output_format, codes=codes)

@@ -36,8 +36,9 @@ def output_view(buf: np.ndarray, fmt: str, size: Size) -> np.ndarray:
 
 
 class FramePipeline:
-    def __init__(self, device, network, frame: Size, internal: Size, padded: Size, num_styles: int,
-                 out_fmt: str = "bgr", use_graph: bool = True, latency_frames: int = 0) -> None:
+    def __init__(self, device, network, frame: Size, internal: Size, padded: Size, style_dim: int,
+                 out_fmt: str = "bgr", use_graph: bool = True, latency_frames: int = 0,
+                 upsample: str = "guided") -> None:
         if out_fmt not in FORMATS:
             raise VcamError(f"Unknown output format {out_fmt!r}.", "Choose one of: " + ", ".join(FORMATS))
         if out_fmt != "bgr" and not frame.is_even:
@@ -45,6 +46,7 @@ class FramePipeline:
         self.dev, self.net = device, network
         self.frame, self.internal, self.padded = frame, internal, padded
         self.fmt = out_fmt
+        self.upsample = upsample        # "guided" or "bilinear", as vcam.ops.guided.GuidedUpsampler
         self.plan = plan_resize(frame, internal)
         self.use_graph = use_graph
         self.latency_frames = 1 if latency_frames else 0
@@ -63,8 +65,8 @@ class FramePipeline:
         self.h_out = [d.pinned((nout,), np.uint8) for _ in range(2)]
         self.d_out = d.alloc(nout)
         # Per-frame parameters: keep (1), style (S), strength (s, 255 s, 1 - s); one pinned block, three uploads.
-        self.h_params = d.pinned((1 + num_styles + 3,), np.float32)
-        self.d_keep, self.d_style, self.d_strength = d.alloc(4), d.alloc(4 * num_styles), d.alloc(12)
+        self.h_params = d.pinned((1 + style_dim + 3,), np.float32)
+        self.d_keep, self.d_style, self.d_strength = d.alloc(4), d.alloc(4 * style_dim), d.alloc(12)
         self.d_input = d.alloc(network.nbytes("image"))
         self.d_state = d.alloc(self._state_bytes)
         self.d_new_state = d.alloc(self._state_bytes)
@@ -73,6 +75,7 @@ class FramePipeline:
         self.d_A, self.d_B = d.alloc(w * h * 12), d.alloc(w * h * 12)
         self.d_coef_a, self.d_coef_b = d.alloc(w * h * 12), d.alloc(w * h * 12)
         d.fill(self.d_state, 0)
+        d.fill(self.d_coef_a, 0)        # stays 0 in "bilinear" mode
         for name, buf in (("image", self.d_input), ("state", self.d_state), ("keep", self.d_keep),
                           ("style", self.d_style), ("stylized", self.d_stylized), ("new_state", self.d_new_state)):
             network.bind(name, buf.ptr)
@@ -81,7 +84,7 @@ class FramePipeline:
         self._pending = [False, False]
         self._graphs: list[object | None] = [None, None]
         self._frames = 0
-        self._num_styles = num_styles
+        self._style_dim = style_dim
         self.timings = {"pre": 0.0, "infer": 0.0, "post": 0.0}
         self._grid_pad = grid_for(pw, ph)
         self._grid_low = grid_for(w, h)
@@ -103,7 +106,7 @@ class FramePipeline:
         d, net = self.dev, self.net
         W, H, w, h = self.frame.width, self.frame.height, self.internal.width, self.internal.height
         pw, ph = self.padded.width, self.padded.height
-        S = self._num_styles
+        S = self._style_dim
         ev = self._ev[slot]
         d.record(ev[0])
         d.upload(self.d_frame[slot], self.h_frame[slot])
@@ -118,9 +121,13 @@ class FramePipeline:
         net.enqueue(d.stream_handle)
         d.copy(self.d_state, self.d_new_state, self._state_bytes)
         d.record(ev[2])
-        d.launch("vcam_gf_coeffs", *self._grid_low, self.d_guide, self.d_stylized, w, h, pw, ph, self.d_A, self.d_B)
-        d.launch("vcam_gf_smooth", *self._grid_low, self.d_A, self.d_B, w, h, self.d_strength, self.d_coef_a,
-                 self.d_coef_b)
+        if self.upsample == "bilinear":
+            d.launch("vcam_up_plain", *self._grid_low, self.d_stylized, w, h, pw, ph, self.d_strength, self.d_coef_b)
+        else:
+            d.launch("vcam_gf_coeffs", *self._grid_low, self.d_guide, self.d_stylized, w, h, pw, ph, self.d_A,
+                     self.d_B)
+            d.launch("vcam_gf_smooth", *self._grid_low, self.d_A, self.d_B, w, h, self.d_strength, self.d_coef_a,
+                     self.d_coef_b)
         d.launch("vcam_gf_apply", *self._grid_full, self.d_frame[slot], W * 3, W, H, self.d_coef_a, self.d_coef_b,
                  w, h, self.d_strength, FORMATS[self.fmt], *self._planes())
         d.download(self.h_out[slot], self.d_out)
@@ -134,7 +141,7 @@ class FramePipeline:
             self._pending[slot] = False
         np.copyto(self.h_frame[slot], image)
         p = self.h_params
-        S = self._num_styles
+        S = self._style_dim
         s = min(max(float(strength), 0.0), 1.0)
         p[0] = keep
         p[1:1 + S] = style.reshape(-1)

@@ -40,7 +40,7 @@ def check_inputs(spec: EngineSpec, seed: int = 0) -> dict[str, np.ndarray]:
     img = np.stack([0.5 + 0.4 * np.sin(xx / 9 + c) * np.cos(yy / 7 - c) for c in range(3)])
     img[:, h // 3: h // 2, w // 4: w // 2] = np.array([0.9, 0.1, 0.2])[:, None, None]
     img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1).astype(np.float32)[None]
-    style = np.zeros((1, spec.num_styles), np.float32)
+    style = np.zeros((1, spec.style_dim), np.float32)
     style[0, 0] = 1.0
     state = np.zeros(spec.shapes()["state"], np.float32)
     return {"image": img, "state": state, "keep": np.zeros((1, 1), np.float32), "style": style}

@@ -36,19 +36,22 @@ class EngineSpec:
     trt_version: str
     precision: str
     padded: Size
-    num_styles: int
+    style_dim: int
     state_channels: int
+    state_stride: int = 4
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         w, h = self.padded.width, self.padded.height
-        return {"image": (1, 3, h, w), "state": (1, self.state_channels, h // 4, w // 4), "keep": (1, 1),
-                "style": (1, self.num_styles)}
+        st = self.state_stride
+        return {"image": (1, 3, h, w), "state": (1, self.state_channels, h // st, w // st), "keep": (1, 1),
+                "style": (1, self.style_dim)}
 
     def key(self) -> str:
         """A readable, filesystem-safe name that changes whenever anything the engine depends on changes."""
         gpu = re.sub(r"[^A-Za-z0-9]+", "-", self.gpu_name).strip("-").lower()
         raw = "|".join([self.model_sha256, self.gpu_name, f"{self.compute}", self.trt_version, self.precision,
-                        str(self.padded), str(self.num_styles), str(self.state_channels)])
+                        str(self.padded), str(self.style_dim), str(self.state_channels),
+                        str(self.state_stride)])
         digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
         return (f"{self.model_sha256[:12]}-{gpu}-sm{self.compute[0]}{self.compute[1]}-trt{self.trt_version}-"
                 f"{self.precision}-{self.padded}-{digest}")

@@ -1,4 +1,4 @@
-"""What `vcam train` calls: the full multi-style training, or adding one style to a trained model."""
+"""What `vcam train` calls: the full multi-style distillation, or adding one style to a trained model."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vcam.errors import VcamError
+from vcam.model.teacher import require_teacher
 from vcam.model.train import WEIGHTS, TrainConfig, train
 from vcam.styles import load_manifest
 
 _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# --add-style: its whole budget by default (teacher outputs, training, export), measured in the README.
+ADD_STYLE_MINUTES = 5.0
+ADD_STYLE_CACHE = 512          # teacher outputs for the new style: ~25 s on 2 cores
 
 
 def _need_dir(path: Path | None, default: Path, what: str) -> Path:
@@ -22,26 +26,40 @@ def _need_dir(path: Path | None, default: Path, what: str) -> Path:
     return path
 
 
+def _optional_dir(path: Path | None, default: Path) -> Path | None:
+    if path is not None:
+        return path
+    return default if default.is_dir() else None
+
+
 def run_training(out: Path, style_dir: Path | None, content_dir: Path | None, video_dir: Path | None,
                  minutes: float, iterations: int, add_style: Path | None, name: str | None, base: Path | None,
-                 seed: int, threads: int, say: Callable[[str], None] = print) -> Path:
+                 seed: int, threads: int, people_dir: Path | None = None, teacher_dir: Path | None = None,
+                 say: Callable[[str], None] = print) -> Path:
+    teacher = require_teacher(teacher_dir)   # refuse before any work when ../shared is absent
     content = _need_dir(content_dir, _SHARED / "content", "content")
-    videos = video_dir if video_dir is not None else (_SHARED / "video" if (_SHARED / "video").is_dir() else None)
+    videos = _optional_dir(video_dir, _SHARED / "video")
+    people = _optional_dir(people_dir, _SHARED / "people")
     if add_style is None:
         styles = _need_dir(style_dir, _SHARED / "styles", "style")
-        cfg = TrainConfig(style_dir=styles, content_dir=content, video_dir=videos, out=out, minutes=minutes,
-                          iterations=iterations, seed=seed, threads=threads)
-        say(f"training all styles in {styles} -> {out} (checkpoints every {cfg.checkpoint_seconds:.0f} s; "
-            "re-run the same command to resume)")
+        cfg = TrainConfig(style_dir=styles, content_dir=content, video_dir=videos, people_dir=people,
+                          teacher_dir=teacher, out=out, minutes=minutes, iterations=iterations, seed=seed,
+                          threads=threads)
+        say(f"distilling every style in {styles} from the teacher -> {out} (checkpoints every "
+            f"{cfg.checkpoint_seconds:.0f} s; re-run the same command to resume)")
         path = train(cfg)
         _export(out, say)
         return path
-    return _add_style(out, add_style, name, base, content, videos, minutes, iterations, seed, threads, say)
+    return _add_style(out, add_style, name, base, content, videos, people, teacher, minutes, iterations, seed,
+                      threads, say)
 
 
 def _add_style(out: Path, image: Path, name: str | None, base: Path | None, content: Path, videos: Path | None,
-               minutes: float, iterations: int, seed: int, threads: int, say: Callable[[str], None]) -> Path:
-    """Fine-tune only the new style's norm parameters (a few thousand numbers) on top of the shipped network."""
+               people: Path | None, teacher: Path, minutes: float, iterations: int, seed: int, threads: int,
+               say: Callable[[str], None]) -> Path:
+    """Distil the teacher's stylization with a new painting into one new style code; the network stays frozen."""
+    import time
+
     if not image.is_file():
         raise VcamError(f"No style image at {image}.")
     name = name or image.stem
@@ -50,21 +68,33 @@ def _add_style(out: Path, image: Path, name: str | None, base: Path | None, cont
     manifest = load_manifest(base)
     if name in manifest.styles:
         raise VcamError(f"The model already has a style named {name!r}.", "Pick another --name.")
-    # The old styles' images are not shipped and not needed: their parameters stay frozen.
+    if not manifest.weights or not manifest.weights_path.is_file():
+        raise VcamError(f"{manifest.directory} has no training weights to add a style to.",
+                        "Pass --model-dir with a model folder written by `vcam train` (models/ has them).")
+    t0 = time.perf_counter()
+    budget = minutes if minutes > 0 else ADD_STYLE_MINUTES
+    # The old styles' images are not shipped and not needed: their codes stay frozen.
     with tempfile.TemporaryDirectory() as tmp:
         sdir = Path(tmp)
         shutil.copy(image, sdir / f"{name}{image.suffix.lower()}")
-        cfg = TrainConfig(style_dir=sdir, content_dir=content, video_dir=videos, out=out,
-                          styles=(*manifest.styles, name), minutes=minutes if minutes > 0 else 5.0,
+        cfg = TrainConfig(style_dir=sdir, content_dir=content, video_dir=videos, people_dir=people,
+                          teacher_dir=teacher, out=out, styles=(*manifest.styles, name),
                           iterations=iterations, seed=seed, threads=threads, init_from=manifest.weights_path,
-                          train_only_styles=(name,), lr=5e-3)
-        say(f"adding style {name!r} to {manifest.directory} -> {out} "
-            f"({cfg.minutes:.0f} min, only the new style's parameters train)")
+                          train_only_styles=(name,), lr=2e-2, lr_min=1e-3, cache_entries=ADD_STYLE_CACHE,
+                          temporal_ramp=(0.0, 0.0), minutes=0.0)
+        # The budget covers the teacher's outputs and the export too: training gets what is left of it.
+        cfg.minutes = max(0.5, budget - 0.75)
+        say(f"adding style {name!r} to {manifest.directory} -> {out} (about {budget:.0f} min on 2 cores; only the "
+            "new style's code trains)")
         path = train(cfg)
     data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     data.setdefault("style_sources", manifest.extra.get("style_sources", {}))[name] = image.name
+    for key in ("internal_height_720", "ladder_720", "upsample"):
+        if key in manifest.extra:
+            data[key] = manifest.extra[key]
     (out / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     _export(out, say)
+    say(f"done in {(time.perf_counter() - t0) / 60:.1f} min")
     return path
 
 
@@ -73,3 +103,27 @@ def _export(out: Path, say: Callable[[str], None]) -> None:
 
     say(f"exported {export_model(out)}")
     say(f"use it with: VCAM_MODEL_DIR={out} vcam run --style ...  (weights: {out / WEIGHTS})")
+
+
+def run_encoder_training(out: Path, base: Path | None, style_dir: Path | None, content_dir: Path | None,
+                         video_dir: Path | None, people_dir: Path | None, teacher_dir: Path | None, minutes: float,
+                         seed: int, threads: int, say: Callable[[str], None] = print) -> Path:
+    """Distil the style encoder against the installed (or --model-dir) model, then export it into that model folder."""
+    from vcam.model.export import export_style_encoder
+    from vcam.model.train_encoder import EncoderConfig, train_encoder
+
+    teacher = require_teacher(teacher_dir)
+    manifest = load_manifest(base)
+    if not manifest.weights or not manifest.weights_path.is_file():
+        raise VcamError(f"{manifest.directory} has no training weights to train a style encoder for.",
+                        "Pass --model-dir with a model folder written by `vcam train` (models/ has them).")
+    cfg = EncoderConfig(model=manifest.directory, style_dir=_need_dir(style_dir, _SHARED / "styles", "style"),
+                        content_dir=_need_dir(content_dir, _SHARED / "content", "content"),
+                        video_dir=_optional_dir(video_dir, _SHARED / "video"),
+                        people_dir=_optional_dir(people_dir, _SHARED / "people"), teacher_dir=teacher, out=out,
+                        minutes=minutes if minutes > 0 else 60.0, seed=seed, threads=threads)
+    say(f"training the style encoder for {manifest.directory} -> {out} ({cfg.minutes:.0f} min; the network and "
+        "the built-in styles stay frozen; re-run the same command to resume)")
+    weights = train_encoder(cfg)
+    say(f"exported {export_style_encoder(weights, manifest.directory)} into {manifest.directory}")
+    return weights

@@ -12,6 +12,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 # Held out of training so the contact sheet and checks show photos the net never saw.
 HELD_OUT = ("chelsea.jpg", "plasma_Kite.jpg", "lomiri16_friends_by_Aitzol_Berasategi.jpg", "carphone.mp4")
+# People (../shared/data/people): held out are the laptop-webcam sequence (zhling: a face and an office at 720p,
+# the closest to a call) and one gesture class; voc_eval is for the segmenter's measurements only, never training.
+PEOPLE_FOLDERS = ("portraits", "frames", "gesture")
+PEOPLE_HELD_OUT_PREFIXES = ("zhling_", "rock_")
 
 
 def read_rgb(path: Path, long_side: int | None = None) -> np.ndarray:
@@ -48,7 +52,8 @@ class ContentPool:
     """Photos (and optionally video frames) in memory; yields random augmented square crops."""
 
     def __init__(self, content_dir: Path, video_dir: Path | None = None, long_side: int = 640,
-                 video_every: int = 6, held_out: tuple[str, ...] = HELD_OUT) -> None:
+                 video_every: int = 6, held_out: tuple[str, ...] = HELD_OUT, people_dir: Path | None = None,
+                 people_every: int = 3, people_share: float = 0.4) -> None:
         self.images: list[np.ndarray] = []
         for p in sorted(content_dir.iterdir()):
             if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in held_out:
@@ -60,12 +65,21 @@ class ContentPool:
                     self.images.extend(video_frames(p, video_every, long_side))
         if not self.images:
             raise ValueError(f"no training images found in {content_dir}")
+        # Faces are what a call shows most and what the photos lack: a share of the crops comes from people.
+        self.people: list[np.ndarray] = []
+        if people_dir is not None and people_dir.is_dir():
+            for folder in PEOPLE_FOLDERS:
+                files = sorted(p for p in (people_dir / folder).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                               and not p.name.startswith(PEOPLE_HELD_OUT_PREFIXES))
+                self.people.extend(read_rgb(p, long_side) for p in files[::people_every])
+        self.people_share = people_share if self.people else 0.0
 
     def crops(self, n: int, size: int, rng: np.random.Generator) -> torch.Tensor:
         """(n,3,size,size): a random square of 35-100% of the short side, resized, flipped, colour-jittered."""
         out = np.empty((n, size, size, 3), np.float32)
         for i in range(n):
-            img = self.images[rng.integers(len(self.images))]
+            src = self.people if rng.random() < self.people_share else self.images
+            img = src[rng.integers(len(src))]
             h, w = img.shape[:2]
             side = int(min(h, w) * rng.uniform(0.35, 1.0))
             side = max(side, min(size, h, w))

@@ -18,13 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 from vcam.errors import ModelError
 from vcam.model import losses as L
 from vcam.model.lossnet import EfficientNetLite, load_lossnet
-from vcam.model.network import SIZE_MULTIPLE, STATE_CHANNELS, StyleNet
+from vcam.model.network import StyleBank, StyleNet
+from vcam.model.weights import load_weights
 from vcam.styles import MANIFEST, parse_style_spec, resolve_blend
 
 # The engine's default internal resolution is 320x180 for 16:9; other aspects keep about that many pixels.
@@ -45,7 +44,7 @@ STYLE_LONG_SIDE = 320
 
 # ---------------------------------------------------------------------------------------------- images and sizes
 
-def internal_size(width: int, height: int, area: int = INTERNAL_AREA, multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
+def internal_size(width: int, height: int, area: int = INTERNAL_AREA, multiple: int = 4) -> tuple[int, int]:
     """(w, h) with about ``area`` pixels, the same aspect, both multiples of ``multiple``."""
     s = (area / (width * height)) ** 0.5
     w = max(multiple, round(width * s / multiple) * multiple)
@@ -197,18 +196,21 @@ def e_warp(frames_in: Sequence[np.ndarray], frames_out: Sequence[np.ndarray]) ->
 @dataclass
 class LoadedModel:
     net: StyleNet
+    bank: StyleBank
     styles: tuple[str, ...]
     temporal: bool
     directory: Path
     iterations: int | None
 
     def style_vector(self, spec: str | dict[str, float]) -> torch.Tensor:
+        """The style code of a style or blend (the same blend of the styles' codes)."""
         blend = parse_style_spec(spec) if isinstance(spec, str) else dict(spec)
-        return torch.tensor([resolve_blend(blend, self.styles)], dtype=torch.float32)
+        with torch.no_grad():
+            return self.bank(torch.tensor([resolve_blend(blend, self.styles)], dtype=torch.float32))
 
 
 def load_model(directory: Path) -> LoadedModel:
-    """A StyleNet from a model folder (manifest.json + safetensors weights)."""
+    """A StyleNet and its style codes from a model folder (manifest.json + safetensors weights)."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not path.is_file():
@@ -219,14 +221,9 @@ def load_model(directory: Path) -> LoadedModel:
         raise ModelError(f"The weights {weights} named by {path} are missing.")
     # Training rewrites the weights and the manifest separately; the style list stored inside the weights file
     # always matches those weights.
-    with safe_open(str(weights), framework="pt") as f:
-        meta = f.metadata() or {}
-    styles = tuple(json.loads(meta["styles"])) if "styles" in meta else tuple(manifest["styles"])
-    net = StyleNet(len(styles))
-    net.load_state_dict(load_file(str(weights)), strict=True)
-    net.eval()
+    net, bank, names = load_weights(weights)
     iterations = manifest.get("training", {}).get("iterations")
-    return LoadedModel(net, styles, bool(manifest.get("temporal", True)), directory, iterations)
+    return LoadedModel(net, bank, tuple(names), bool(manifest.get("temporal", True)), directory, iterations)
 
 
 @torch.inference_mode()
@@ -236,15 +233,16 @@ def stylize_sequence(model: LoadedModel, frames: Sequence[np.ndarray], style: st
     temporal, else keep = 0 on every frame. Returns HxWx3 float32 RGB in [0,1]."""
     temporal = model.temporal if temporal is None else temporal
     s = model.style_vector(style)
+    c, st = model.net.shape.state_channels, model.net.shape.stride
     out = []
     state = None
     for i, f in enumerate(frames):
         x = torch.from_numpy(np.ascontiguousarray(as_float_rgb(f))).permute(2, 0, 1)[None]
         h, w = x.shape[-2:]
-        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(f"frame {w}x{h} is not a multiple of {SIZE_MULTIPLE}")
-        if state is None or state.shape[-2:] != (h // 4, w // 4):
-            state = torch.zeros(1, STATE_CHANNELS, h // 4, w // 4)
+        if h % st or w % st:
+            raise ValueError(f"frame {w}x{h} is not a multiple of {st}")
+        if state is None or state.shape[-2:] != (h // st, w // st):
+            state = torch.zeros(1, c, h // st, w // st)
         keep = torch.tensor([[1.0 if (temporal and i > 0) else 0.0]])
         y, state = model.net(x, state, keep, s)
         out.append(y[0].permute(1, 2, 0).numpy().copy())

@@ -1,8 +1,8 @@
 """Export the trained StyleNet to one ONNX file the CPU runtimes (and TensorRT) execute without torch.
 
-Recurrent state, reset flag and style weights are graph inputs, so blending, switching and resetting never need a
-re-export; H and W are dynamic (multiples of 4). The manifest next to the ONNX gets its name and SHA-256, which the
-engines verify before loading.
+Recurrent state, reset flag and style code are graph inputs, so blending, switching and resetting never need a
+re-export; H and W are dynamic (multiples of 4). The built-in styles' codes go to ``styles.safetensors`` beside it.
+The manifest gets the ONNX's name and SHA-256, which the engines verify before loading.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vcam.errors import ModelError
-from vcam.model.network import SIZE_MULTIPLE, STATE_CHANNELS, StyleNet
-from vcam.styles import MANIFEST, sha256_file, write_manifest
+from vcam.model.network import DESIGN_HEIGHT_720, LADDER_720, StyleBank, StyleNet
+from vcam.model.weights import load_weights
+from vcam.styles import MANIFEST, STYLE_CODES, VERSION, sha256_file, write_manifest
 
 ONNX_NAME = "vcam.onnx"
 INPUTS = ("image", "state", "keep", "style")
@@ -27,51 +29,9 @@ OUTPUTS = ("stylized", "new_state")
 PARITY_TOL = 1e-4
 
 
-def _styles_of(weights: Path, tensors: dict[str, torch.Tensor]) -> list[str] | None:
-    """Style names from the manifest beside the weights, else from the safetensors metadata."""
-    man = weights.parent / MANIFEST
-    if man.is_file():
-        try:
-            styles = json.loads(man.read_text(encoding="utf-8")).get("styles")
-            if styles:
-                return [str(s) for s in styles]
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            pass
-    from safetensors import safe_open
-
-    with safe_open(str(weights), "pt") as f:
-        meta = f.metadata() or {}
-    if "styles" in meta:
-        return [str(s) for s in json.loads(meta["styles"])]
-    return None
-
-
-def load_stylenet(weights: Path) -> tuple[StyleNet, list[str]]:
-    """StyleNet with the weights of a safetensors file; the number of styles comes from the tensor shapes."""
-    from safetensors.torch import load_file
-
-    weights = Path(weights)
-    if not weights.is_file():
-        raise ModelError(f"No weights file at {weights}.", "Train a model first (`vcam train`) or pass its path.")
-    try:
-        sd = load_file(str(weights))
-    except Exception as exc:  # safetensors raises its own error types for bad headers/truncation
-        raise ModelError(f"The weights file {weights} cannot be read ({exc}).",
-                         "Re-run `vcam train` or restore the file.") from exc
-    gamma = sd.get("n1.gamma")
-    if gamma is None or gamma.ndim != 2:
-        raise ModelError(f"{weights} does not hold StyleNet weights (no n1.gamma tensor).")
-    num_styles = int(gamma.shape[0])
-    net = StyleNet(num_styles)
-    try:
-        net.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        raise ModelError(f"{weights} does not match this vcam's network ({exc}).") from exc
-    net.eval()
-    names = _styles_of(weights, sd) or [f"style{i}" for i in range(num_styles)]
-    if len(names) != num_styles:
-        raise ModelError(f"{weights} has {num_styles} styles but its manifest lists {len(names)}.")
-    return net, names
+def load_stylenet(weights: Path) -> tuple[StyleNet, StyleBank, list[str]]:
+    """The trained net, its style codes and names from a safetensors weights file."""
+    return load_weights(Path(weights))
 
 
 @contextmanager
@@ -85,12 +45,10 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-def _example_inputs(num_styles: int, height: int = 64, width: int = 96) -> tuple[torch.Tensor, ...]:
-    style = torch.zeros(1, num_styles)
-    style[0, 0] = 1.0
+def _example_inputs(net: StyleNet, height: int = 64, width: int = 96) -> tuple[torch.Tensor, ...]:
     return (torch.rand(1, 3, height, width),
-            torch.zeros(1, STATE_CHANNELS, height // SIZE_MULTIPLE, width // SIZE_MULTIPLE),
-            torch.zeros(1, 1), style)
+            torch.zeros(1, net.shape.state_channels, height // net.shape.stride, width // net.shape.stride),
+            torch.zeros(1, 1), torch.randn(1, net.code_dim) * 0.5)
 
 
 def export_stylenet(net: StyleNet, path: Path, opset: int = 17) -> Path:
@@ -103,10 +61,10 @@ def export_stylenet(net: StyleNet, path: Path, opset: int = 17) -> Path:
            "stylized": {2: "height", 3: "width"}, "new_state": {2: "height_4", 3: "width_4"}}
     with _one_thread(), torch.no_grad(), warnings.catch_warnings():
         # The legacy exporter (chosen: one file, opset 17) warns that it is legacy, about InstanceNorm
-        # "training mode" (it always uses input statistics, as the net does), about Slice folding in the
-        # reflect pads and a spatial-size check traced as a constant; none of them changes the graph.
+        # "training mode" (it always uses input statistics, as the net does) and about a spatial-size check
+        # traced as a constant; none of them changes the graph.
         warnings.simplefilter("ignore")
-        torch.onnx.export(net.eval(), _example_inputs(net.num_styles), str(tmp), dynamo=False,
+        torch.onnx.export(net.eval(), _example_inputs(net), str(tmp), dynamo=False,
                           opset_version=opset, input_names=list(INPUTS), output_names=list(OUTPUTS),
                           dynamic_axes=dyn, do_constant_folding=True)
     model = onnx.load(str(tmp))
@@ -119,21 +77,16 @@ def export_stylenet(net: StyleNet, path: Path, opset: int = 17) -> Path:
     return path
 
 
-def parity(net: StyleNet, onnx_path: Path, images: list, style: list[float] | None = None) -> list[float]:
+def parity(net: StyleNet, onnx_path: Path, images: list, code: np.ndarray) -> list[float]:
     """Max abs difference between torch and ONNX Runtime for each output of a recurrent run over ``images``
-    ((1,3,H,W) float32 RGB blobs, one size): the first step resets (keep = 0), later ones carry the state.
-    Returns [err_step0, err_step1, ...] (the larger of the two outputs' errors per step)."""
-    import numpy as np
+    ((1,3,H,W) float32 RGB blobs, one size) with style code ``code`` (1, D): the first step resets (keep = 0),
+    later ones carry the state. Returns [err_step0, err_step1, ...] (the larger of the two outputs' errors)."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     h, w = images[0].shape[2:]
-    s = np.zeros((1, net.num_styles), np.float32)
-    if style is None:
-        s[0, 0] = 1.0
-    else:
-        s[0, :] = style
-    st = torch.zeros(1, STATE_CHANNELS, h // SIZE_MULTIPLE, w // SIZE_MULTIPLE)
+    s = np.ascontiguousarray(code, np.float32)
+    st = torch.zeros(1, net.shape.state_channels, h // net.shape.stride, w // net.shape.stride)
     so = st.numpy().copy()
     errs = []
     for k, x in enumerate(images):
@@ -145,23 +98,37 @@ def parity(net: StyleNet, onnx_path: Path, images: list, style: list[float] | No
     return errs
 
 
+def save_codes(path: Path, bank: StyleBank, names: list[str]) -> Path:
+    """The built-in styles' codes for the runtime, which reads them with numpy (no torch)."""
+    from safetensors.numpy import save_file
+
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({"codes": bank.codes.detach().numpy().astype(np.float32)}, str(tmp),
+              metadata={"styles": json.dumps(list(names))})
+    tmp.chmod(0o644)   # safetensors writes 0600; a model folder is read by every user of the install
+    tmp.replace(path)
+    return path
+
+
 def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
-    """Export ``weights`` (safetensors) to ``out_dir/vcam.onnx`` and record it in ``out_dir``'s manifest.
+    """Export ``weights`` (safetensors) to ``out_dir/vcam.onnx`` plus the style codes, and record both in
+    ``out_dir``'s manifest.
 
     The manifest beside the weights is the template when ``out_dir`` has none yet; the weights file is copied
     along so the exported folder is a complete model directory.
     """
     weights, out_dir = Path(weights), Path(out_dir)
-    net, names = load_stylenet(weights)
+    net, bank, names = load_stylenet(weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = export_stylenet(net, out_dir / ONNX_NAME, opset=opset)
     # A quick self-check on two random frames (the state carried into the second); tests use real frames.
-    probe = [_example_inputs(net.num_styles, 96, 128)[0].numpy() for _ in range(2)]
+    probe = [_example_inputs(net, 96, 128)[0].numpy() for _ in range(2)]
     with _one_thread():
-        errs = parity(net, onnx_path, probe)
+        errs = parity(net, onnx_path, probe, bank.codes[:1].detach().numpy())
     if max(errs) > PARITY_TOL:
         raise ModelError(f"The exported {onnx_path} differs from the torch network by {max(errs):.2e} "
                          f"(tolerance {PARITY_TOL:.0e}).", "Report this with your torch and onnxruntime versions.")
+    codes_path = save_codes(out_dir / STYLE_CODES, bank, names)
 
     data: dict = {}
     for cand in (out_dir / MANIFEST, weights.parent / MANIFEST):
@@ -174,9 +141,13 @@ def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
     if weights.parent.resolve() != out_dir.resolve():
         shutil.copyfile(weights, out_dir / weights.name)
     data.update({"styles": names, "onnx": ONNX_NAME, "onnx_sha256": sha256_file(onnx_path), "weights": weights.name,
-                 "state_channels": STATE_CHANNELS, "size_multiple": SIZE_MULTIPLE, "onnx_opset": opset})
+                 "style_codes": codes_path.name, "code_dim": net.code_dim, "net_shape": net.shape.as_dict(),
+                 "state_channels": net.shape.state_channels, "size_multiple": net.shape.stride, "onnx_opset": opset})
+    data.setdefault("internal_height_720", DESIGN_HEIGHT_720)
+    data.setdefault("upsample", "bilinear")
+    data.setdefault("ladder_720", list(LADDER_720))
     data.pop("format", None)
-    data.pop("version", None)
+    data["version"] = VERSION
     write_manifest(out_dir, data)
     return onnx_path
 
@@ -202,10 +173,10 @@ def snapshot_weights(weights: Path, dest_dir: Path | None = None) -> Path:
     return dest / weights.name
 
 
-def calibration_feeds(onnx_path: Path, frames: list, num_styles: int, sequence: int = 4) -> list[dict]:
+def calibration_feeds(onnx_path: Path, frames: list, codes: np.ndarray, state_channels: int,
+                      sequence: int = 4, state_stride: int = 8) -> list[dict]:
     """Inputs for static int8 calibration: real frames (RGB float32 NCHW blobs, all one size) run in short
-    sequences through the fp32 graph so the ``state`` input sees realistic carried states; styles cycle."""
-    import numpy as np
+    sequences through the fp32 graph so the ``state`` input sees realistic carried states; style codes cycle."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -213,12 +184,12 @@ def calibration_feeds(onnx_path: Path, frames: list, num_styles: int, sequence: 
     state = None
     for i, blob in enumerate(frames):
         if state is None or i % sequence == 0:
-            state = np.zeros((1, STATE_CHANNELS, blob.shape[2] // 4, blob.shape[3] // 4), np.float32)
+            state = np.zeros((1, state_channels, blob.shape[2] // state_stride, blob.shape[3] // state_stride),
+                             np.float32)
             keep = np.zeros((1, 1), np.float32)
         else:
             keep = np.ones((1, 1), np.float32)
-        style = np.zeros((1, num_styles), np.float32)
-        style[0, i % num_styles] = 1.0
+        style = np.ascontiguousarray(codes[i % len(codes)][None], np.float32)
         feed = {"image": blob, "state": state, "keep": keep, "style": style}
         feeds.append(feed)
         state = sess.run(["new_state"], feed)[0]
@@ -245,3 +216,43 @@ def quantize_int8(onnx_path: Path, out_path: Path, feeds: list[dict]) -> Path:
         quantize_static(str(prep), str(out_path), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
     return out_path
+
+
+ENCODER_ONNX = "style_encoder.onnx"
+
+
+def export_style_encoder(weights: Path, model_dir: Path) -> Path:
+    """The trained style encoder (safetensors) -> ``model_dir/style_encoder.onnx``, checked against torch, and
+    recorded in the model's manifest (name, hash, input size): the runtime then takes any picture as a style."""
+    import onnxruntime as ort
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from vcam.model.style_encoder import ENCODER_LONG_SIDE, StyleEncoder, export_encoder
+    from vcam.styles import load_manifest
+
+    man = load_manifest(model_dir)
+    with safe_open(str(weights), framework="pt") as f:
+        meta = f.metadata() or {}
+    widths = tuple(json.loads(meta["widths"])) if "widths" in meta else (32, 64, 128, 128)
+    enc = StyleEncoder(int(meta.get("code_dim", man.style_dim)), widths=widths, hidden=int(meta.get("hidden", 256)))
+    enc.load_state_dict(load_file(str(weights)), strict=True)
+    enc.eval()
+    if enc.mlp[-1].out_features != man.style_dim:
+        raise ModelError(f"The style encoder {weights} makes codes of {enc.mlp[-1].out_features} numbers; the model "
+                         f"in {model_dir} takes {man.style_dim}.")
+    path = export_encoder(enc, Path(model_dir) / ENCODER_ONNX)
+    x = torch.rand(1, 3, ENCODER_LONG_SIDE, ENCODER_LONG_SIDE, generator=torch.Generator().manual_seed(0))
+    with _one_thread(), torch.no_grad():
+        ref = enc(x).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["code"], {"image": x.numpy()})[0]
+    if np.abs(got - ref).max() > PARITY_TOL * 10:
+        raise ModelError(f"The exported {path} differs from the torch encoder by {np.abs(got - ref).max():.2e}.")
+    data = json.loads((Path(model_dir) / MANIFEST).read_text(encoding="utf-8"))
+    data.update({"style_encoder": ENCODER_ONNX, "style_encoder_sha256": sha256_file(path),
+                 "style_encoder_long_side": ENCODER_LONG_SIDE,
+                 "style_encoder_training": {k: meta[k] for k in ("iterations", "minutes") if k in meta}})
+    data.pop("format", None)
+    data["version"] = VERSION
+    write_manifest(Path(model_dir), data)
+    return path

@@ -1,17 +1,25 @@
-"""The stylization network: several styles in one net, a recurrent state carried between frames.
+"""The stylization network: any style as a code vector, a recurrent state carried between frames.
 
-Shape of the net (channels at 320x180 input):
-  enc1  conv3x3/2   3->32   CIN ReLU       160x90
-  enc2  conv3x3/2  32->64   CIN ReLU        80x45
-  state gated update of the 64-ch "world state" with the new features (a minimal ConvGRU)
-  res   5 inverted residual blocks 64->128->64 (depthwise 3x3, dilations widen the receptive field)
-  dec1  nearest x2, dw3x3 + pw 64->32, CIN ReLU
-  dec2  nearest x2, dw3x3 + pw 32->16, CIN ReLU
-  out   conv3x3 16->3, sigmoid
+Shape of the net (default NetShape; sizes at the 960x544 input it runs at for a 720p output):
+  enc   conv3x3/2 3->16, conv3x3/2 16->32, conv3x3/2 32->64, each CIN ReLU          480x272, 240x136, 120x68
+  state gated update of the 64-ch "world state" at 1/8 with the new features (a minimal ConvGRU)
+  res   4 residual blocks at 1/8, dense 3x3 convs 64->64 (dilations 1,2,4,2: a receptive field of ~200 px)
+  dec   two x2 steps back to 1/2, each a 3x3 conv at the lower resolution to 4x the channels, depth-to-space,
+        plus the encoder's features at that resolution (skip), CIN ReLU                    240x136, 480x272
+  out   3x3 conv 16->12 at 1/2, depth-to-space to full resolution, sigmoid                 960x544
 
-CIN is conditional instance norm (Dumoulin et al. 2017): instance norm without affine, then a per-style
-scale/shift. A blend of styles is a convex combination of those parameters, computed in the graph from a
-``style`` weight vector, so blending and switching need no re-export.
+Why this shape: the picture at the output size is what people see, and brush strokes only survive to 720p if the
+network paints them near that size (upsampling a 480x270 painting blurs its strokes; benchmarks/quality.py scores
+it). So the net runs at a high resolution with a cheap full-resolution end (one stride-2 conv in, one
+depth-to-space out, no full-resolution layer) and does its work at 1/8, where 4 residual blocks cost what they
+would at 1/4 of a 480x270 frame. Dense 3x3 convolutions rather than depthwise ones: CPUs with AMX or AVX-512 bf16
+run several times more multiply-adds per second on them (benchmarks/bench_backends.py).
+
+The style is a code vector (Ghiasi et al. 2017): one linear map turns it into every conditional instance norm's
+scale and shift (Dumoulin et al. 2017: instance norm without affine, then a per-channel scale and shift). The
+built-in styles are stored codes (``StyleBank``); a blend is a convex mix of codes, which is the same mix of the
+norm parameters because the map is linear, so blending and switching need no re-export; a style image can get its
+code from an encoder, with the same graph.
 
 The recurrent state: ``h = keep * ((1 - z) * h_prev + z * f) + (1 - keep) * f`` with ``z`` a sigmoid gate
 computed from ``[f, h_prev]``. ``keep`` = 0 resets (first frame, scene cut, size change).
@@ -19,105 +27,164 @@ computed from ``[f, h_prev]``. ``keep`` = 0 resets (first frame, scene cut, size
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-STATE_CHANNELS = 64
-SIZE_MULTIPLE = 4  # two stride-2 stages: H and W must divide by 4
+
+@dataclass(frozen=True)
+class NetShape:
+    """What a StyleNet is built from; stored in the manifest so a model folder rebuilds its own net."""
+
+    code_dim: int = 128
+    enc: tuple[int, ...] = (16, 32)             # channels of the stride-2 stages before the trunk
+    width: int = 64                             # channels at the trunk (= the recurrent state's)
+    dilations: tuple[int, ...] = (1, 2, 4, 2)
+
+    @property
+    def state_channels(self) -> int:
+        return self.width
+
+    @property
+    def stride(self) -> int:
+        """The trunk's (and the state's) stride: H and W must be multiples of it."""
+        return 2 ** (len(self.enc) + 1)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        return {**d, "enc": list(self.enc), "dilations": list(self.dilations)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetShape:
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("enc", "dilations"):
+            if k in d:
+                d[k] = tuple(int(x) for x in d[k])
+        return cls(**d)
 
 
-class CondInstanceNorm(nn.Module):
-    """Instance norm whose scale/shift are a style-weighted mix of per-style parameters."""
+SIZE_MULTIPLE = NetShape().stride
+STATE_CHANNELS = NetShape().state_channels
+# The internal height at a 720p output that this net is sized for on 2 cores (the governor starts there and moves
+# with the measured time).
+DESIGN_HEIGHT_720 = 540
+LADDER_720 = (288, 360, 432, 540)   # where the governor may move under load (internal heights for 720p)
 
-    def __init__(self, channels: int, num_styles: int) -> None:
+
+def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation)
+
+
+class Up(nn.Module):
+    """x2 upsampling as a 3x3 conv at the lower resolution to 4x the channels, then depth-to-space: the
+    multiply-adds of a conv after upsampling, without a full-resolution resize (Shi et al. 2016)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.gamma = nn.Parameter(torch.ones(num_styles, channels))
-        self.beta = nn.Parameter(torch.zeros(num_styles, channels))
-
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        x = F.instance_norm(x, eps=1e-5)
-        g = (style @ self.gamma)[:, :, None, None]
-        b = (style @ self.beta)[:, :, None, None]
-        return x * g + b
-
-
-class DwPw(nn.Module):
-    """Depthwise 3x3 followed by pointwise 1x1: a cheap stand-in for a full 3x3 conv."""
-
-    def __init__(self, cin: int, cout: int, dilation: int = 1) -> None:
-        super().__init__()
-        self.dw = nn.Conv2d(cin, cin, 3, padding=dilation, dilation=dilation, groups=cin, bias=False,
-                            padding_mode="reflect")
-        self.pw = nn.Conv2d(cin, cout, 1)
+        self.conv = _conv(cin, 4 * cout)
+        with torch.no_grad():   # ICNR init (Aitken et al. 2017): starts as nearest upsampling, no checkerboard
+            self.conv.weight.copy_(self.conv.weight[:cout].clone().repeat_interleave(4, dim=0))
+            self.conv.bias.copy_(self.conv.bias[:cout].clone().repeat_interleave(4, dim=0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pw(self.dw(x))
+        return F.pixel_shuffle(self.conv(x), 2)
 
 
-class InvertedResidual(nn.Module):
-    def __init__(self, channels: int, num_styles: int, dilation: int, expand: int = 2) -> None:
+class StyleMap(nn.Module):
+    """code (N,D) -> every norm's (scale, shift), in one matmul: scale = 1 + W_g code + b_g, shift = W_b code + b_b."""
+
+    def __init__(self, code_dim: int, channels: list[int]) -> None:
         super().__init__()
-        hidden = channels * expand
-        self.expand = nn.Conv2d(channels, hidden, 1)
-        self.norm = CondInstanceNorm(hidden, num_styles)
-        self.dw = nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation, groups=hidden,
-                            padding_mode="reflect")
-        self.project = nn.Conv2d(hidden, channels, 1)
+        self.channels = channels
+        self.linear = nn.Linear(code_dim, 2 * sum(channels))
+        nn.init.normal_(self.linear.weight, std=0.02)
+        nn.init.zeros_(self.linear.bias)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        y = F.relu(self.norm(self.expand(x), style))
-        y = F.relu(self.dw(y))
-        return x + self.project(y)
+    def forward(self, code: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        p = self.linear(code)
+        out, i = [], 0
+        for c in self.channels:
+            g, b = p[:, i:i + c], p[:, i + c:i + 2 * c]
+            out.append(((1.0 + g)[:, :, None, None], b[:, :, None, None]))
+            i += 2 * c
+        return out
+
+
+def cin(x: torch.Tensor, gb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return F.instance_norm(x, eps=1e-5) * gb[0] + gb[1]
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.conv1 = _conv(channels, channels, dilation=dilation)
+        self.conv2 = _conv(channels, channels)
+
+    def forward(self, x: torch.Tensor, gb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return x + self.conv2(F.relu(cin(self.conv1(x), gb)))
 
 
 class StyleNet(nn.Module):
-    """Multi-style, temporally conditioned stylization network.
+    """Temporally conditioned stylization network with a style-code input.
 
     forward(image, state, keep, style) -> (stylized, new_state)
-      image   (N,3,H,W) RGB in [0,1], H and W multiples of 4
-      state   (N,64,H/4,W/4) the previous call's new_state (anything, e.g. zeros, when keep = 0)
+      image   (N,3,H,W) RGB in [0,1], H and W multiples of ``shape.stride``
+      state   (N,C,H/stride,W/stride) the previous call's new_state (anything, e.g. zeros, when keep = 0)
       keep    (N,1) 1 to carry the state over, 0 to reset it
-      style   (N,S) non-negative style weights summing to 1
+      style   (N,D) the style code (a stored code, or a convex mix of codes for a blend)
     """
 
-    def __init__(self, num_styles: int, dilations: tuple[int, ...] = (1, 2, 4, 2, 1)) -> None:
+    def __init__(self, shape: NetShape | None = None) -> None:
         super().__init__()
-        self.num_styles = num_styles
-        c = STATE_CHANNELS
-        self.enc1 = nn.Conv2d(3, 32, 3, stride=2, padding=1, padding_mode="reflect")
-        self.n1 = CondInstanceNorm(32, num_styles)
-        self.enc2 = nn.Conv2d(32, c, 3, stride=2, padding=1, padding_mode="reflect")
-        self.n2 = CondInstanceNorm(c, num_styles)
+        self.shape = s = shape or NetShape()
+        chans = [*s.enc, s.width]
+        self.enc = nn.ModuleList(_conv(cin_, cout, stride=2) for cin_, cout in zip([3, *chans[:-1]], chans,
+                                                                                    strict=True))
+        c = s.width
         self.gate = nn.Conv2d(2 * c, c, 1)
-        self.blocks = nn.ModuleList(InvertedResidual(c, num_styles, d) for d in dilations)
-        self.dec1 = DwPw(c, 32)
-        self.n3 = CondInstanceNorm(32, num_styles)
-        self.dec2 = DwPw(32, 16)
-        self.n4 = CondInstanceNorm(16, num_styles)
-        self.out = nn.Conv2d(16, 3, 3, padding=1, padding_mode="reflect")
+        self.blocks = nn.ModuleList(ResBlock(c, d) for d in s.dilations)
+        self.dec = nn.ModuleList(Up(hi, lo) for hi, lo in zip(chans[:0:-1], chans[-2::-1], strict=True))
+        self.out = Up(s.enc[0], 3)
+        self.style_map = StyleMap(s.code_dim, [*chans, *([c] * len(s.dilations)), *chans[-2::-1]])
         # Start the gate biased towards taking the new frame: a fresh net must first learn to stylize.
         nn.init.constant_(self.gate.bias, 1.0)
 
+    @property
+    def code_dim(self) -> int:
+        return self.shape.code_dim
+
     def forward(self, image: torch.Tensor, state: torch.Tensor, keep: torch.Tensor,
                 style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = F.relu(self.n1(self.enc1(image), style))
-        f = F.relu(self.n2(self.enc2(x), style))
+        p = iter(self.style_map(style))
+        skips = []
+        x = image
+        for conv in self.enc:
+            x = F.relu(cin(conv(x), next(p)))
+            skips.append(x)
+        f = skips.pop()
         z = torch.sigmoid(self.gate(torch.cat([f, state], dim=1)))
         k = keep[:, :, None, None]
         h = k * ((1 - z) * state + z * f) + (1 - k) * f
         y = h
         for block in self.blocks:
-            y = block(y, style)
-        y = F.interpolate(y, scale_factor=2.0, mode="nearest")
-        y = F.relu(self.n3(self.dec1(y), style))
-        y = F.interpolate(y, scale_factor=2.0, mode="nearest")
-        y = F.relu(self.n4(self.dec2(y), style))
+            y = block(y, next(p))
+        for up in self.dec:
+            # The encoder's features at each resolution come back: the decoder keeps the frame's detail (eyes).
+            y = F.relu(cin(up(y) + skips.pop(), next(p)))
         return torch.sigmoid(self.out(y)), h
 
-    def style_parameter_names(self) -> list[str]:
-        """Names of the per-style parameters (what `vcam train --add-style` fine-tunes)."""
-        return [n for n, _ in self.named_parameters() if n.endswith((".gamma", ".beta"))]
+
+class StyleBank(nn.Module):
+    """The built-in styles' codes, (S, D), trained with the net; a blend is weights @ codes."""
+
+    def __init__(self, num_styles: int, code_dim: int) -> None:
+        super().__init__()
+        self.codes = nn.Parameter(torch.randn(num_styles, code_dim) * 0.5)
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        return weights @ self.codes
 
 
 def count_flops(net: StyleNet, height: int, width: int) -> int:
@@ -134,10 +201,9 @@ def count_flops(net: StyleNet, height: int, width: int) -> int:
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(conv_hook))
     with torch.no_grad():
-        s = torch.zeros(1, net.num_styles)
-        s[0, 0] = 1
-        net(torch.zeros(1, 3, height, width), torch.zeros(1, STATE_CHANNELS, height // 4, width // 4),
-            torch.zeros(1, 1), s)
+        c, st = net.shape.state_channels, net.shape.stride
+        net(torch.zeros(1, 3, height, width), torch.zeros(1, c, height // st, width // st), torch.zeros(1, 1),
+            torch.zeros(1, net.code_dim))
     for h in hooks:
         h.remove()
     return total

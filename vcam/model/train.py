@@ -1,7 +1,15 @@
-"""Training loop: all styles jointly, perceptual + temporal losses, resumable safetensors checkpoints.
+"""Training by distillation: every style jointly, the teacher's look, vcam's temporal terms; resumable
+safetensors checkpoints.
 
-Iterations are the currency on a 2-core machine: small crops (near the scale the net sees at run time), two
-frames per sequence (the second carries the first's state), one forward of the loss net for both.
+The student (vcam.model.network.StyleNet and the built-in styles' codes) learns to reproduce what the MicroAST
+teacher (vcam.model.teacher) paints on the same crops: an L1 pixel term and relative feature distances on
+EfficientNet-Lite0 against the teacher's output, a Gram term towards the painting itself (which keeps the strokes'
+contrast: distillation alone softens them, ../shared/notes/distillation.md), and the temporal terms: each
+sequence is a crop and a second view of it moved by a smooth random flow, run with the first view's recurrent
+state; the second view's target is the teacher's output moved by the same flow, so the target itself is stable.
+
+Iterations are the currency on a 2-core machine: small crops near the scale the net sees at run time, two frames
+per sequence, the teacher's outputs computed once (vcam.model.distill).
 """
 
 from __future__ import annotations
@@ -15,18 +23,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from vcam.model import losses as L
 from vcam.model.data import ContentPool, style_images, to_tensor
+from vcam.model.distill import CacheSpec, TeacherCache, build_cache
 from vcam.model.flow import random_flow, valid_mask, warp
 from vcam.model.lossnet import load_lossnet
-from vcam.model.network import STATE_CHANNELS, StyleNet
-from vcam.styles import write_manifest
+from vcam.model.network import DESIGN_HEIGHT_720, LADDER_720, NetShape, StyleBank, StyleNet
+from vcam.model.weights import load_weights, save_weights
+from vcam.styles import STYLE_CODES, write_manifest
 
 WEIGHTS = "vcam.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_META = "checkpoint.json"
+# Lite0 taps for the feature distance to the teacher: early texture (b1, b3 expand), mid content (b4 out) and the
+# stride-8 stroke scale (b5 expand).
+DISTILL_TAPS = {"d1": "b1.expand", "d2": "b3.expand", "d3": "b4.out", "d4": "b5.expand"}
 
 
 @dataclass
@@ -35,37 +49,45 @@ class TrainConfig:
     content_dir: Path
     out: Path
     video_dir: Path | None = None
+    people_dir: Path | None = None
+    teacher_dir: Path | None = None       # default: ../shared/data/teachers/microast
     styles: tuple[str, ...] = ()          # subset of the style images (default: all)
     iterations: int = 12000               # used when minutes is 0
     minutes: float = 0.0                  # wall-time budget; the LR schedule follows time when set
     batch: int = 4                        # sequences per iteration (2 frames each)
-    crop: int = 128
-    style_long_side: int = 256
+    crop: int = 256                       # the net runs at ~960x540 for 720p: crops near that scale
+    margin: int = 16                      # around the crop: the second view is cut from the moved big crop
+    photo_long_side: int = 1024           # photos are read at this size: crops then match a 960x540 frame's scale
+    cache_entries: int = 8000             # teacher outputs computed once (~45 ms each on 2 cores)
+    flow_local: float = 6.0               # the second view's motion (pixels): smooth local field + global shift
+    flow_shift: float = 10.0
+    teacher_style_long_side: int = 512    # the painting's size for the teacher: sets its stroke scale
+    style_long_side: int = 256            # the painting's size for the Gram targets
     lr: float = 1e-3
     lr_min: float = 2e-5
-    w_style: float = 2.0
-    w_content: float = 1.0
-    w_colour: float = 0.5
-    w_tv: float = 0.3
-    w_temporal: float = 20.0
-    w_reconet: float = 15.0
+    w_pixel: float = 5.0
+    w_feature: float = 1.0
+    w_style: float = 0.5
+    w_tv: float = 0.0
+    w_temporal: float = 30.0
+    w_reconet: float = 20.0
     # The temporal terms fade in over this span of training (fractions of it), so the style forms before stability is
     # asked of it; with full weight from step one the style stayed weaker (README, Results).
     temporal_ramp: tuple[float, float] = (0.15, 0.45)
-    temporal: bool = True                 # False: the per-frame baseline (no state, no temporal terms)
+    temporal: bool = True                 # False: per-frame only (no state, no temporal terms)
+    shape: dict = field(default_factory=lambda: NetShape().as_dict())
     seed: int = 0
     threads: int = 2
     checkpoint_seconds: float = 120.0
     log_every: int = 50
     init_from: Path | None = None         # fine-tune: start from these weights
-    train_only_styles: tuple[str, ...] = ()  # fine-tune: only these styles' norm parameters move
+    train_only_styles: tuple[str, ...] = ()  # fine-tune: only these styles' codes move
     extra: dict = field(default_factory=dict)
 
 
-def _style_targets(lossnet, imgs: dict[str, np.ndarray], names: tuple[str, ...], needed: tuple[str, ...]):
-    """Gram and colour-moment targets per style, indexed by style id (zeros for styles that never train)."""
+def _gram_targets(lossnet, imgs: dict[str, np.ndarray], names: tuple[str, ...], needed: tuple[str, ...]):
+    """Gram targets per tap, indexed by style id (zeros for styles that never train)."""
     grams: dict[str, torch.Tensor] = {}
-    cols: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     with torch.no_grad():
         for n in needed:
             i = names.index(n)
@@ -73,11 +95,7 @@ def _style_targets(lossnet, imgs: dict[str, np.ndarray], names: tuple[str, ...],
             for k in L.STYLE_TAPS:
                 g = L.gram(f[k])[0]
                 grams.setdefault(k, torch.zeros(len(names), *g.shape))[i] = g
-            for k in L.COLOUR_TAPS:
-                m, s = L.moments(f[k])
-                cm, cs = cols.setdefault(k, (torch.zeros(len(names), m.shape[1]), torch.zeros(len(names), m.shape[1])))
-                cm[i], cs[i] = m[0], s[0]
-    return grams, cols
+    return grams
 
 
 class _Progress:
@@ -105,9 +123,14 @@ class _Progress:
             self.bar.stop()
 
 
-def _save_checkpoint(cfg: TrainConfig, net: StyleNet, opt: torch.optim.Optimizer, step: int, elapsed: float,
-                     rng: np.random.Generator, gen: torch.Generator, history: list) -> None:
+def _trainable(net: StyleNet, bank: StyleBank) -> dict[str, torch.nn.Parameter]:
+    return {**{f"net.{k}": v for k, v in net.named_parameters()}, "bank.codes": bank.codes}
+
+
+def _save_checkpoint(cfg: TrainConfig, net: StyleNet, bank: StyleBank, opt: torch.optim.Optimizer, step: int,
+                     elapsed: float, rng: np.random.Generator, gen: torch.Generator, history: list) -> None:
     tensors = {f"net.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    tensors["bank.codes"] = bank.codes.detach().contiguous()
     for i, group in enumerate(opt.param_groups):
         for j, p in enumerate(group["params"]):
             st = opt.state.get(p, {})
@@ -124,11 +147,13 @@ def _save_checkpoint(cfg: TrainConfig, net: StyleNet, opt: torch.optim.Optimizer
     (cfg.out / CHECKPOINT_META).write_text(json.dumps(meta), encoding="utf-8")
 
 
-def _load_checkpoint(cfg: TrainConfig, net: StyleNet, opt: torch.optim.Optimizer, rng: np.random.Generator,
-                     gen: torch.Generator):
+def _load_checkpoint(cfg: TrainConfig, net: StyleNet, bank: StyleBank, opt: torch.optim.Optimizer,
+                     rng: np.random.Generator, gen: torch.Generator):
     tensors = load_file(str(cfg.out / CHECKPOINT))
     meta = json.loads((cfg.out / CHECKPOINT_META).read_text(encoding="utf-8"))
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=True)
+    with torch.no_grad():
+        bank.codes.copy_(tensors["bank.codes"])
     for i, group in enumerate(opt.param_groups):
         for j, p in enumerate(group["params"]):
             key = f"opt.{i}.{j}."
@@ -149,39 +174,48 @@ def train(cfg: TrainConfig) -> Path:
 
     all_styles = style_images(cfg.style_dir, cfg.style_long_side)
     names = cfg.styles or tuple(all_styles)
-    # Fine-tuning needs images only for the styles that train; the others' parameters are frozen.
+    # Fine-tuning needs images only for the styles that train; the others' codes are frozen.
     needed = cfg.train_only_styles or names
     missing = [n for n in needed if n not in all_styles]
     if missing:
         raise ValueError(f"style images not found for {missing} in {cfg.style_dir}")
-    lossnet = load_lossnet("lite0")
-    grams, colours = _style_targets(lossnet, all_styles, names, needed)
-    pool = ContentPool(cfg.content_dir, cfg.video_dir)
-    print(f"{len(names)} styles, {pool.n_photos} photos + {len(pool.images) - pool.n_photos} video frames",
-          flush=True)
+    from vcam.model.teacher import require_teacher
 
-    net = StyleNet(len(names))
+    require_teacher(cfg.teacher_dir)   # a clear error before any work when ../shared is absent
+    lossnet = load_lossnet("lite0")
+    grams = _gram_targets(lossnet, all_styles, names, needed)
+    pool = ContentPool(cfg.content_dir, cfg.video_dir, long_side=cfg.photo_long_side, people_dir=cfg.people_dir)
+    print(f"{len(names)} styles, {pool.n_photos} photos + {len(pool.images) - pool.n_photos} video frames + "
+          f"{len(pool.people)} people images", flush=True)
+    cache = _teacher_cache(cfg, pool, needed)
+    pool_idx = cache.indices_for(list(range(len(needed))))
+    # Cache entries index ``needed``; the net's codes index ``names``.
+    cache_to_name = torch.tensor([names.index(n) for n in needed])
+
+    shape = NetShape.from_dict(cfg.shape)
+    net = StyleNet(shape)
+    bank = StyleBank(len(names), shape.code_dim)
     if cfg.init_from is not None:
-        sd = load_file(str(cfg.init_from))
-        _load_grown(net, sd)
+        base_net, base_bank, base_names = load_weights(cfg.init_from)
+        net.load_state_dict(base_net.state_dict(), strict=True)
+        with torch.no_grad():   # known styles keep their codes; new ones start from the mean code
+            for i, n in enumerate(names):
+                bank.codes[i] = (base_bank.codes[base_names.index(n)] if n in base_names
+                                 else base_bank.codes.mean(0))
     if cfg.train_only_styles:
-        params = [p for n, p in net.named_parameters() if n.endswith((".gamma", ".beta"))]
         for p in net.parameters():
             p.requires_grad_(False)
-        for p in params:
-            p.requires_grad_(True)
-        idx = torch.tensor([names.index(s) for s in cfg.train_only_styles])
         mask = torch.zeros(len(names), 1)
-        mask[idx] = 1
-        for p in params:
-            p.register_hook(lambda g, m=mask: g * m)
+        mask[[names.index(s) for s in cfg.train_only_styles]] = 1
+        bank.codes.register_hook(lambda g: g * mask)
+        params = [bank.codes]
     else:
-        params = list(net.parameters())
+        params = list(_trainable(net, bank).values())
     opt = torch.optim.Adam(params, lr=cfg.lr)
 
     step, elapsed, history = 0, 0.0, []
     if (cfg.out / CHECKPOINT).is_file():
-        step, elapsed, history = _load_checkpoint(cfg, net, opt, rng, gen)
+        step, elapsed, history = _load_checkpoint(cfg, net, bank, opt, rng, gen)
         print(f"resumed at step {step} ({elapsed / 60:.1f} min done)", flush=True)
 
     budget = cfg.minutes * 60.0
@@ -189,9 +223,6 @@ def train(cfg: TrainConfig) -> Path:
     total = budget if by_time else float(cfg.iterations)
     prog = _Progress(total / 60 if by_time else total, (elapsed / 60) if by_time else step,
                      "min" if by_time else "it", cfg.log_every)
-    style_pick = ([names.index(s) for s in cfg.train_only_styles] if cfg.train_only_styles
-                  else list(range(len(names))))
-    margin = 12
     t_last_ckpt = time.perf_counter()
     t0 = time.perf_counter() - elapsed
     run_avg: dict[str, float] = {}
@@ -205,7 +236,7 @@ def train(cfg: TrainConfig) -> Path:
             lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
             for g in opt.param_groups:
                 g["lr"] = lr
-            terms = _step(cfg, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin,
+            terms = _step(cfg, net, bank, lossnet, cache, pool_idx, cache_to_name, grams, rng, gen,
                           _ramp(frac, cfg.temporal_ramp))
             loss = sum(terms.values())
             opt.zero_grad(set_to_none=True)
@@ -221,14 +252,29 @@ def train(cfg: TrainConfig) -> Path:
             info = " ".join(f"{k}={v:.3f}" for k, v in run_avg.items()) + f" lr={lr:.1e} it={step}"
             prog.update((elapsed / 60) if by_time else step, step, info)
             if time.perf_counter() - t_last_ckpt > cfg.checkpoint_seconds:
-                _save_checkpoint(cfg, net, opt, step, time.perf_counter() - t0, rng, gen, history)
-                _write_model(cfg, net, names, step, time.perf_counter() - t0, history)
+                _save_checkpoint(cfg, net, bank, opt, step, time.perf_counter() - t0, rng, gen, history)
+                _write_model(cfg, net, bank, names, step, time.perf_counter() - t0, history)
                 t_last_ckpt = time.perf_counter()
     finally:
         prog.close()
     elapsed = time.perf_counter() - t0
-    _save_checkpoint(cfg, net, opt, step, elapsed, rng, gen, history)
-    return _write_model(cfg, net, names, step, elapsed, history)
+    _save_checkpoint(cfg, net, bank, opt, step, elapsed, rng, gen, history)
+    return _write_model(cfg, net, bank, names, step, elapsed, history)
+
+
+def _teacher_cache(cfg: TrainConfig, pool: ContentPool, styles: tuple[str, ...]) -> TeacherCache:
+    spec = CacheSpec(entries=cfg.cache_entries, size=cfg.crop + 2 * cfg.margin, styles=tuple(styles),
+                     style_long_side=cfg.teacher_style_long_side, seed=cfg.seed)
+    bar = _Progress(spec.entries, 0, "crops", max(1, spec.entries // 20))
+    t0 = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done, done, f"teacher outputs {done}/{total} ({time.perf_counter() - t0:.0f} s)")
+
+    try:
+        return build_cache(cfg.out, spec, pool, cfg.style_dir, cfg.teacher_dir, progress)
+    finally:
+        bar.close()
 
 
 def _ramp(frac: float, span: tuple[float, float]) -> float:
@@ -239,72 +285,80 @@ def _ramp(frac: float, span: tuple[float, float]) -> float:
     return min(max((frac - lo) / (hi - lo), 0.0), 1.0)
 
 
-def _step(cfg: TrainConfig, net, lossnet, pool, grams, colours, style_pick, rng, gen, margin, t_scale: float = 1.0):
-    b, s = cfg.batch, cfg.crop
-    ids = torch.tensor([style_pick[i] for i in rng.integers(len(style_pick), size=b)])
-    onehot = torch.nn.functional.one_hot(ids, net.num_styles).float()
-    zeros_state = torch.zeros(b, STATE_CHANNELS, s // 4, s // 4)
+def _feature_distance(fo: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over taps of ||f(out) - f(teacher)||^2 / ||f(teacher)||^2, mean over the batch."""
+    total = 0.0
+    for k, t in ft.items():
+        total = total + ((fo[k] - t) ** 2).sum((1, 2, 3)) / (t ** 2).sum((1, 2, 3)).clamp_min(1e-8)
+    return total.mean()
+
+
+def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: TeacherCache, pool_idx: np.ndarray,
+          cache_to_name: torch.Tensor, grams, rng: np.random.Generator, gen: torch.Generator,
+          t_scale: float = 1.0) -> dict[str, torch.Tensor]:
+    b, s, m = cfg.batch, cfg.crop, cfg.margin
+    idx = np.sort(rng.choice(pool_idx, size=b))
+    big, tbig, cache_ids = cache.batch(idx, rng.random(b) < 0.5)
+    ids = cache_to_name[cache_ids]
+    code = bank(F.one_hot(ids, bank.codes.shape[0]).float())
+    c = net.shape.state_channels
+    st = net.shape.stride
+    zeros_state = torch.zeros(b, c, s // st, s // st)
     terms: dict[str, torch.Tensor] = {}
+    v1, t1 = big[..., m:-m, m:-m], tbig[..., m:-m, m:-m]
     if cfg.temporal:
-        big = pool.crops(b, s + 2 * margin, rng)
-        flow_big = random_flow(b, s + 2 * margin, s + 2 * margin, gen)
-        v1 = big[..., margin:-margin, margin:-margin]
-        v2 = warp(big, flow_big)[..., margin:-margin, margin:-margin]
+        flow_big = random_flow(b, s + 2 * m, s + 2 * m, gen, max_local=cfg.flow_local, max_shift=cfg.flow_shift)
+        v2 = warp(big, flow_big)[..., m:-m, m:-m]
+        t2 = warp(tbig, flow_big)[..., m:-m, m:-m]
         # Sensor noise and a slight exposure change: the output should follow luminance, not noise.
         v2 = (v2 * (1 + 0.03 * (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1))
               + 0.01 * torch.randn(v2.shape, generator=gen)).clamp(0, 1)
-        flow = flow_big[..., margin:-margin, margin:-margin]
-        o1, h1 = net(v1, zeros_state, torch.zeros(b, 1), onehot)
-        o2, _ = net(v2, h1, torch.ones(b, 1), onehot)
+        flow = flow_big[..., m:-m, m:-m]
+        o1, h1 = net(v1, zeros_state, torch.zeros(b, 1), code)
+        o2, _ = net(v2, h1, torch.ones(b, 1), code)
         mask = valid_mask(flow)
         plain, reco = L.temporal_loss(o2, warp(o1, flow), v2, warp(v1, flow), mask)
         # Weighted by the ramp but always computed, so the recurrent path sees the same graph from step one.
         terms["temporal"] = t_scale * cfg.w_temporal * plain
         terms["reconet"] = t_scale * cfg.w_reconet * reco
-        outs, ins, ids2 = torch.cat([o1, o2]), torch.cat([v1, v2]), torch.cat([ids, ids])
-        onehot2 = torch.cat([onehot, onehot])
+        inside = valid_mask(flow_big)[..., m:-m, m:-m]   # where the moved target came from inside the big crop
+        outs, targets, ids2 = torch.cat([o1, o2]), torch.cat([t1, t2]), torch.cat([ids, ids])
+        weight = torch.cat([torch.ones_like(inside), inside])
     else:
-        ins = pool.crops(2 * b, s, rng)
-        ids2 = torch.tensor([style_pick[i] for i in rng.integers(len(style_pick), size=2 * b)])
-        onehot2 = torch.nn.functional.one_hot(ids2, net.num_styles).float()
-        outs, _ = net(ins, torch.zeros(2 * b, STATE_CHANNELS, s // 4, s // 4), torch.zeros(2 * b, 1), onehot2)
-    taps = {**L.STYLE_TAPS, **L.CONTENT_TAPS}
+        outs, _ = net(v1, zeros_state, torch.zeros(b, 1), code)
+        targets, ids2, weight = t1, ids, torch.ones(b, 1, s, s)
+    terms["pixel"] = cfg.w_pixel * ((outs - targets).abs() * weight).sum() / (weight.sum() * 3).clamp_min(1.0)
+    taps = {**DISTILL_TAPS, **L.STYLE_TAPS}
     feats = lossnet(outs, taps)
     with torch.no_grad():
-        target_c = lossnet(ins, L.CONTENT_TAPS)["c"]
-    terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()})
-    terms["content"] = cfg.w_content * L.content_loss(feats["c"], target_c)
-    terms["colour"] = cfg.w_colour * L.colour_loss(feats, {k: (m[ids2], sd[ids2]) for k, (m, sd) in colours.items()})
-    terms["tv"] = cfg.w_tv * L.tv_loss(outs)
+        ft = lossnet(targets, DISTILL_TAPS)
+    terms["feature"] = cfg.w_feature * _feature_distance({k: feats[k] for k in DISTILL_TAPS}, ft)
+    if cfg.w_style > 0:
+        terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()})
+    if cfg.w_tv > 0:
+        terms["tv"] = cfg.w_tv * L.tv_loss(outs)
     return terms
 
 
-def _load_grown(net: StyleNet, sd: dict[str, torch.Tensor]) -> None:
-    """Load weights trained with fewer styles: new styles start from the mean of the old ones."""
-    own = net.state_dict()
-    for k, v in sd.items():
-        if k.endswith((".gamma", ".beta")) and v.shape[0] < own[k].shape[0]:
-            grown = own[k].clone()
-            grown[: v.shape[0]] = v
-            grown[v.shape[0]:] = v.mean(0, keepdim=True)
-            sd[k] = grown
-    net.load_state_dict(sd, strict=True)
-
-
-def _write_model(cfg: TrainConfig, net: StyleNet, names, step: int, elapsed: float, history: list) -> Path:
-    tmp = cfg.out / (WEIGHTS + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(tmp),
-              metadata={"styles": json.dumps(list(names))})
-    tmp.replace(cfg.out / WEIGHTS)
+def _write_model(cfg: TrainConfig, net: StyleNet, bank: StyleBank, names, step: int, elapsed: float,
+                 history: list) -> Path:
+    save_weights(cfg.out / WEIGHTS, net, bank, names)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
-                if k not in ("style_dir", "content_dir", "out", "video_dir", "init_from", "extra")}
+                if k not in ("style_dir", "content_dir", "out", "video_dir", "people_dir", "teacher_dir",
+                             "init_from", "extra")}
     write_manifest(cfg.out, {
         "styles": list(names),
         "onnx": "vcam.onnx",
         "onnx_sha256": "",
         "weights": WEIGHTS,
-        "state_channels": STATE_CHANNELS,
-        "size_multiple": 4,
+        "style_codes": STYLE_CODES,
+        "state_channels": net.shape.state_channels,
+        "size_multiple": net.shape.stride,
+        "code_dim": net.code_dim,
+        "net_shape": net.shape.as_dict(),
+        "internal_height_720": DESIGN_HEIGHT_720,
+        "ladder_720": list(LADDER_720),
+        "upsample": "bilinear",
         "temporal": cfg.temporal,
         "training": {"iterations": step, "minutes": round(elapsed / 60, 1), "settings": settings,
                      "final_losses": history[-1] if history else {}, "history": history[::4]},

@@ -43,6 +43,7 @@ from vcam.config import Size
 from vcam.ops.params import GUIDED, GuidedParams
 
 _BAND_OUT_ROWS = 64     # output rows per band: ~2 MB of float32 intermediates at 1280 wide, cache-resident
+UPSAMPLE_MODES = ("guided", "bilinear")
 
 
 def plan_bands(low_h: int, full_h: int, target_rows: int = _BAND_OUT_ROWS) -> list[tuple[int, int, int, int]]:
@@ -79,10 +80,19 @@ class GuidedUpsampler:
 
     ``threads`` = 2 splits the full-resolution bands over two threads; 1 keeps everything on the caller's thread.
     ``band_rows`` <= 0 processes the whole frame at once (the reference for the banded path).
+
+    ``mode`` = "bilinear" skips the filter: A' = 0 and b' = 255 s p, so the output is the network's picture
+    upsampled bilinearly and blended. For a network that runs near the output size (the current model: 960x540
+    for 720p) the filter's box means would blur the brush strokes it paints (benchmarks/quality.py measured it);
+    the camera's edges are already in its picture. The full-resolution pass is the same in both modes, so the
+    CUDA path shares its kernel.
     """
 
     def __init__(self, low: Size, full: Size, params: GuidedParams = GUIDED, threads: int = 1,
-                 band_rows: int = _BAND_OUT_ROWS) -> None:
+                 band_rows: int = _BAND_OUT_ROWS, mode: str = "guided") -> None:
+        if mode not in UPSAMPLE_MODES:
+            raise ValueError(f"unknown upsampling mode {mode!r}; expected one of {UPSAMPLE_MODES}")
+        self.mode = mode
         self.low, self.full, self.params = low, full, params
         h, w = low.height, low.width
         H, W = full.height, full.width
@@ -138,9 +148,14 @@ class GuidedUpsampler:
         """A' and b' from the network output (3,h,w) or (1,3,h,w) RGB in [0,1] and the low-res gray guide."""
         p3 = stylized[0] if stylized.ndim == 4 else stylized
         h, w = self.low.height, self.low.width
-        if p3.shape[0] != 3 or p3.shape[1] < h or p3.shape[2] < w or guide.shape != (h, w):
+        if p3.shape[0] != 3 or p3.shape[1] < h or p3.shape[2] < w or (self.mode == "guided" and guide.shape != (h, w)):
             raise ValueError(f"guided filter expects (3,{h},{w}) output and ({h},{w}) guide, "
                              f"got {stylized.shape} and {guide.shape}")
+        s = float(strength)
+        if self.mode == "bilinear":
+            cv2.merge([p3[2, :h, :w], p3[1, :h, :w], p3[0, :h, :w]], dst=self.coef_b)
+            self.coef_b *= np.float32(255.0 * s)
+            return
         # Planar RGB (possibly a crop of a padded network output) -> interleaved BGR.
         cv2.merge([p3[2, :h, :w], p3[1, :h, :w], p3[0, :h, :w]], dst=self._p)
         eps = self.params.eps
@@ -165,7 +180,6 @@ class GuidedUpsampler:
         np.subtract(self._mp, b, out=b)
         self._box(A, self.coef_a)
         self._box(b, self.coef_b)
-        s = float(strength)
         if s != 1.0:
             self.coef_a *= np.float32(s)
         self.coef_b *= np.float32(255.0 * s)
@@ -179,9 +193,16 @@ class GuidedUpsampler:
             s0, s1 = self._out_rows(lo, hi)
             n = s1 - s0
             a, b = worker.a[:n], worker.b[:n]
-            cv2.resize(self.coef_a[lo:hi], (W, n), dst=a, interpolation=cv2.INTER_LINEAR)
             cv2.resize(self.coef_b[lo:hi], (W, n), dst=b, interpolation=cv2.INTER_LINEAR)
             m = r1 - r0
+            if self.mode == "bilinear":   # A' = 0: the picture itself, blended
+                bb = b[r0 - s0:r1 - s0]
+                if s >= 1.0:   # b' >= 0 (a sigmoid output), so |b'| is b': rounded and saturated to uint8
+                    cv2.convertScaleAbs(bb, dst=out[r0:r1])
+                else:
+                    cv2.addWeighted(bb, 1.0, frame[r0:r1], 1.0 - s, 0.0, dst=out[r0:r1], dtype=cv2.CV_8U)
+                continue
+            cv2.resize(self.coef_a[lo:hi], (W, n), dst=a, interpolation=cv2.INTER_LINEAR)
             g, g3 = worker.g[:m], worker.g3[:m]
             cv2.cvtColor(frame[r0:r1], cv2.COLOR_BGR2GRAY, dst=g)
             cv2.cvtColor(g, cv2.COLOR_GRAY2BGR, dst=g3)
@@ -223,12 +244,17 @@ class GuidedUpsampler:
 
 
 def guided_reference(stylized: np.ndarray, guide: np.ndarray, gray_full: np.ndarray, frame: np.ndarray,
-                     strength: float, params: GuidedParams = GUIDED) -> np.ndarray:
+                     strength: float, params: GuidedParams = GUIDED, mode: str = "guided") -> np.ndarray:
     """The same math in float64, written plainly (tests compare GuidedUpsampler and the CUDA kernel with it)."""
     r, eps, s = params.radius, params.eps, float(strength)
     p = np.asarray(stylized, np.float64).reshape(3, *stylized.shape[-2:])[::-1]   # RGB -> BGR
     h, w = guide.shape
     p = p[:, :h, :w]
+    if mode == "bilinear":
+        H, W = gray_full.shape
+        out = np.stack([_bilinear(255.0 * s * p[c], H, W) for c in range(3)], axis=-1)
+        out += (1.0 - s) * frame.astype(np.float64)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     I = np.asarray(guide, np.float64)  # noqa: E741
 
     def box(x: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ class Preprocessor:
     edge. Callers crop the network output back to ``internal``.
     """
 
-    def __init__(self, frame_size: Size, internal: Size, padded: Size | None = None) -> None:
+    def __init__(self, frame_size: Size, internal: Size, padded: Size | None = None, guide: bool = True) -> None:
         self.frame_size = frame_size
         self.internal = internal
         self.padded = padded or internal
@@ -60,6 +60,7 @@ class Preprocessor:
         self._planes = [self.blob[0, 2], self.blob[0, 1], self.blob[0, 0]]
         self.gray_small = np.empty((h, w), np.uint8)
         self.guide = np.empty((h, w), np.float32)                # low-res gray guide in [0, 1]
+        self._want_guide = guide        # only the guided filter reads it (not the "bilinear" upsampling)
         self.thumb = np.empty((SCENE.thumb_height, SCENE.thumb_width), np.uint8)
 
     def downscale(self, frame: np.ndarray) -> np.ndarray:
@@ -88,7 +89,8 @@ class Preprocessor:
         np.multiply(self._small_pad, _SCALE, out=self._hwc)
         cv2.split(self._hwc, self._planes)
         cv2.cvtColor(small, cv2.COLOR_BGR2GRAY, dst=self.gray_small)
-        np.multiply(self.gray_small, _SCALE, out=self.guide)
+        if self._want_guide:
+            np.multiply(self.gray_small, _SCALE, out=self.guide)
         cv2.resize(self.gray_small, (SCENE.thumb_width, SCENE.thumb_height), dst=self.thumb,
                    interpolation=cv2.INTER_AREA)
         return self.blob

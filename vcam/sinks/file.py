@@ -20,6 +20,15 @@ from vcam.sinks.base import FrameInfo
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 MIN_FREE_BYTES = 8 * 1024 * 1024   # stop before the disk is completely full: the container needs its trailer
+SMALL_DISK_SHARE = 16              # on a disk under 128 MiB the reserve is 1/16 of it: 8 MiB would forbid any recording
+
+
+def _read_only(folder: Path) -> bool:
+    """Is ``folder`` on a file system mounted read-only? (os.access says so too, but as 'permission denied'.)"""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):     # AttributeError: no statvfs (Windows)
+        return False
 
 
 def check_extension(path: Path) -> str:
@@ -54,6 +63,9 @@ class FileSink:
             raise VcamError(f"Cannot write {path}: {parent} is not a folder.", "Choose another path.")
         if path.is_dir():
             raise VcamError(f"Cannot write {path}: it is a folder.", "Give a file name, e.g. out.mp4.")
+        if _read_only(parent):
+            raise VcamError(f"Cannot write {path}: {parent} is on a read-only file system.",
+                            "Choose a folder on a writable disk, or remount that one read-write.")
         if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise VcamError(f"Cannot write {path}: permission denied.", "Choose a folder you can write to.")
         self._check_space()
@@ -70,12 +82,13 @@ class FileSink:
 
     def _check_space(self) -> None:
         try:
-            free = shutil.disk_usage(self.path.parent if str(self.path.parent) else ".").free
+            usage = shutil.disk_usage(self.path.parent if str(self.path.parent) else ".")
         except OSError:
             return          # cannot tell: let the writer find out
-        if free < MIN_FREE_BYTES:
-            raise VcamError(f"Cannot write {self.path}: the disk is full ({free // 1024} KiB free).",
-                            "Free some space or record to another disk.")
+        if usage.free < min(MIN_FREE_BYTES, usage.total // SMALL_DISK_SHARE):
+            what = f"stopped after {self.frames} frames" if self._writer is not None else "not started"
+            raise VcamError(f"Cannot write {self.path}: the disk is full ({usage.free // 1024} KiB free); "
+                            f"recording {what}.", "Free some space or record to another disk.")
 
     def send(self, image: np.ndarray, info: FrameInfo) -> None:
         writer, size = self._writer, self._size
@@ -89,6 +102,7 @@ class FileSink:
         except cv2.error as exc:
             raise VcamError(f"Writing {self.path} failed: {exc}", "Check the disk and the path.") from exc
         if ok is False:   # OpenCV 5 returns whether the frame was accepted (4.x returns None)
+            self._check_space()     # a full disk is the usual cause: say so when it is
             raise VcamError(f"Writing {self.path} failed at frame {self.frames}.",
                             "Check that the disk has room and the path is still writable.")
         self.frames += 1

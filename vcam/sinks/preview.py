@@ -158,7 +158,9 @@ class PreviewSink:
             raise VcamError(f"No display for the preview window ({why}); use --output FILE or --output virtual.",
                             "Run vcam inside a desktop session, or over ssh with X forwarding (ssh -X).")
         try:
-            cv2.namedWindow(self.window, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            # GUI_NORMAL: without it Qt adds a toolbar and a status bar inside the asked size and shrinks the
+            # frame to fit between them (seen under Xvfb: 640x360 showed the frame at about 530x300).
+            cv2.namedWindow(self.window, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             cv2.resizeWindow(self.window, size.width, size.height)
         except cv2.error as exc:
             raise VcamError("This OpenCV build cannot open windows (no GUI support).",

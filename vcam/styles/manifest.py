@@ -1,8 +1,12 @@
-"""The installed model: its manifest, its styles, and the resolution of a style spec into weights.
+"""The installed model: its manifest and files.
 
 A model directory holds ``manifest.json`` (format, version, style names in order, settings, training record),
-the ONNX graph the runtimes execute, and the safetensors weights training resumes from. Nothing here imports
-torch or unpickles anything.
+the ONNX graph the runtimes execute, ``styles.safetensors`` with each built-in style's code (version 2), and the
+safetensors weights training resumes from. Nothing here imports torch or unpickles anything.
+
+The network's ``style`` input is a code vector (version 2): a blend of styles is the same blend of their codes
+(vcam.styles.codes). A version-1 model took the blend weights themselves; it reads as codes that are the identity
+matrix, so both kinds run through the same engines.
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcam.errors import ModelError, VcamError
+import numpy as np
+
+from vcam.errors import ModelError
 
 MANIFEST = "manifest.json"
+STYLE_CODES = "styles.safetensors"
 FORMAT = "vcam-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def default_model_dir() -> Path:
@@ -25,11 +33,11 @@ def default_model_dir() -> Path:
     env = os.environ.get("VCAM_MODEL_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "models", here / "_models"):
+    package = Path(__file__).resolve().parents[1]      # vcam/
+    for cand in (package.parent / "models", package / "_models"):
         if (cand / MANIFEST).is_file():
             return cand
-    return here.parent / "models"
+    return package.parent / "models"
 
 
 def sha256_file(path: Path) -> str:
@@ -50,10 +58,38 @@ class Manifest:
     state_channels: int
     size_multiple: int
     extra: dict = field(default_factory=dict, compare=False)
+    version: int = VERSION
+    style_codes: str = ""                 # version 2: the codes file beside the ONNX
 
     @property
     def onnx_path(self) -> Path:
         return self.directory / self.onnx
+
+    @property
+    def style_dim(self) -> int:
+        """Width of the network's ``style`` input."""
+        return int(self.extra.get("code_dim", 0)) if self.version >= 2 else len(self.styles)
+
+    def codes(self) -> np.ndarray:
+        """(S, style_dim) float32: the built-in styles' codes, in the order of ``styles``."""
+        if self.version < 2:
+            return np.eye(len(self.styles), dtype=np.float32)
+        path = self.directory / self.style_codes
+        if not path.is_file():
+            raise ModelError(f"The style codes {path} named by {self.directory / MANIFEST} are missing.",
+                             "Reinstall vcam, or re-export the model with `vcam export`.")
+        try:
+            from safetensors.numpy import load_file
+
+            codes = load_file(str(path))["codes"].astype(np.float32)
+        except Exception as exc:  # safetensors raises its own error types for bad headers or truncation
+            raise ModelError(f"The style codes file {path} cannot be read ({type(exc).__name__}: {exc}).",
+                             "Reinstall vcam, or re-export the model with `vcam export`.") from exc
+        if codes.shape != (len(self.styles), self.style_dim):
+            raise ModelError(f"The style codes in {path} have shape {codes.shape}; the manifest lists "
+                             f"{len(self.styles)} styles of dimension {self.style_dim}.",
+                             "Re-export the model with `vcam export`.")
+        return codes
 
     @property
     def weights_path(self) -> Path:
@@ -73,15 +109,19 @@ def load_manifest(directory: Path | None = None) -> Manifest:
                          "Reinstall vcam or re-run `vcam train` to write a new one.") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelError(f"{path} is not a vcam model manifest (format field missing or wrong).")
-    if data.get("version") != VERSION:
-        raise ModelError(f"{path} has manifest version {data.get('version')!r}; this vcam reads version {VERSION}.",
+    version = data.get("version")
+    if version not in READABLE_VERSIONS:
+        raise ModelError(f"{path} has manifest version {version!r}; this vcam reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}.",
                          "Upgrade vcam, or re-export the model with this version (`vcam export`).")
     try:
         styles = tuple(str(s) for s in data["styles"])
         m = Manifest(directory=directory, styles=styles, onnx=str(data["onnx"]),
                      onnx_sha256=str(data.get("onnx_sha256", "")), weights=str(data.get("weights", "")),
                      state_channels=int(data["state_channels"]), size_multiple=int(data["size_multiple"]),
-                     extra=data)
+                     extra=data, version=int(version), style_codes=str(data.get("style_codes", STYLE_CODES)))
+        if m.version >= 2 and m.style_dim <= 0:
+            raise ValueError("code_dim must be a positive integer")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"The model manifest {path} is missing or has a bad field: {exc}.") from exc
     if not styles or len(set(styles)) != len(styles):
@@ -107,40 +147,3 @@ def verify_onnx(manifest: Manifest) -> Path:
         raise ModelError(f"The model file {path} does not match its manifest (corrupt or truncated).",
                          "Reinstall vcam, or re-export it with `vcam export`.")
     return path
-
-
-def parse_style_spec(spec: str) -> dict[str, float]:
-    """'starry_night' -> {starry_night: 1}; 'a=0.7,b=0.3' -> {a: 0.7, b: 0.3}; 'none' -> {}."""
-    spec = spec.strip()
-    if spec.lower() in ("", "none", "passthrough"):
-        return {}
-    out: dict[str, float] = {}
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" in part:
-            name, _, w = part.partition("=")
-            try:
-                weight = float(w)
-            except ValueError as exc:
-                raise VcamError(f"Bad weight {w!r} in style blend {spec!r}.",
-                                'Write a blend as "starry_night=0.7,the_scream=0.3".') from exc
-        else:
-            name, weight = part, 1.0
-        if weight < 0:
-            raise VcamError(f"Style weights must be >= 0 (got {part!r}).")
-        out[name.strip()] = out.get(name.strip(), 0.0) + weight
-    if out and sum(out.values()) <= 0:
-        raise VcamError(f"The style blend {spec!r} has no positive weight.")
-    return out
-
-
-def resolve_blend(blend: dict[str, float], styles: tuple[str, ...]) -> list[float]:
-    """Normalised weight vector in the model's style order; unknown names list the real ones."""
-    unknown = [n for n in blend if n not in styles]
-    if unknown:
-        raise VcamError(f"Unknown style {', '.join(repr(u) for u in unknown)}.",
-                        "Installed styles: " + ", ".join(styles) + " (or 'none' for passthrough).")
-    total = sum(blend.values())
-    return [blend.get(s, 0.0) / total for s in styles]
