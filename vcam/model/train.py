@@ -165,6 +165,17 @@ def _load_checkpoint(cfg: TrainConfig, net: StyleNet, bank: StyleBank, opt: torc
     return meta["step"], meta["elapsed"], meta.get("history", [])
 
 
+
+def optimise(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor], running: dict[str, float]) -> None:
+    """One optimiser step on the sum of the loss ``terms``; ``running`` keeps each term's moving average (the log)."""
+    loss = sum(terms.values())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    for k, v in terms.items():
+        x = float(v.detach())
+        running[k] = 0.98 * running.get(k, x) + 0.02 * x
+
 def train(cfg: TrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -238,14 +249,8 @@ def train(cfg: TrainConfig) -> Path:
                 g["lr"] = lr
             terms = _step(cfg, net, bank, lossnet, cache, pool_idx, cache_to_name, grams, rng, gen,
                           _ramp(frac, cfg.temporal_ramp))
-            loss = sum(terms.values())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            optimise(opt, terms, run_avg)
             step += 1
-            for k, v in terms.items():
-                x = float(v.detach())
-                run_avg[k] = 0.98 * run_avg.get(k, x) + 0.02 * x
             if step % cfg.log_every == 0:
                 history.append({"step": step, "minutes": round(elapsed / 60, 2), **{k: round(v, 5) for k, v in
                                                                                   run_avg.items()}})

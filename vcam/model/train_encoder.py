@@ -26,7 +26,7 @@ from vcam.model.data import HELD_OUT, IMAGE_SUFFIXES, ContentPool, read_rgb, sty
 from vcam.model.distill import STYLE_SIDE, StyleCacheSpec, StylePool, build_style_cache, square
 from vcam.model.lossnet import load_lossnet
 from vcam.model.style_encoder import ENCODER_LONG_SIDE, StyleEncoder
-from vcam.model.train import DISTILL_TAPS, _feature_distance, _Progress
+from vcam.model.train import DISTILL_TAPS, _feature_distance, _Progress, optimise
 from vcam.model.weights import load_weights
 
 ENCODER_WEIGHTS = "style_encoder.safetensors"
@@ -162,14 +162,8 @@ def train_encoder(cfg: EncoderConfig) -> Path:
                      "feature": cfg.w_feature * _feature_distance({k: fo[k] for k in DISTILL_TAPS}, ft),
                      "style": cfg.w_style * L.style_loss(fo, gs),
                      "anchor": cfg.w_anchor * ((a - codes) ** 2).sum(1).mean() / (codes ** 2).sum(1).mean()}
-            loss = sum(terms.values())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            optimise(opt, terms, avg)
             step += 1
-            for k, v in terms.items():
-                x = float(v.detach())
-                avg[k] = 0.98 * avg.get(k, x) + 0.02 * x
             if step % cfg.log_every == 0:
                 history.append({"step": step, "minutes": round(elapsed / 60, 2), **{k: round(v, 5)
                                                                                   for k, v in avg.items()}})
