@@ -115,3 +115,35 @@ def test_training_without_the_teacher_refuses_before_any_work(shared_data, tmp_p
     with pytest.raises(VcamError, match="MicroAST teacher"):
         T.train(_cfg(shared_data, out, teacher_dir=tmp_path / "no_teacher"))
     assert not (out / CACHE_DIR).exists()
+
+
+def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, teacher, tmp_path):
+    """The encoder's machinery on the shipped model (its network is frozen: the weights file is not touched): a short
+    run writes safetensors weights with its iteration count, and the same command again resumes from the
+    checkpoint (more iterations, the teacher cache reused, not rebuilt)."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from vcam.model.train_encoder import ENCODER_WEIGHTS, EncoderConfig, train_encoder
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    if not (models / "vcam.safetensors").is_file():
+        pytest.skip("models/ has no training weights")
+    before = (models / "vcam.safetensors").read_bytes()
+    cfg = EncoderConfig(model=models, style_dir=shared_data / "styles", content_dir=shared_data / "content",
+                        out=tmp_path / "enc", minutes=0.03, cache_entries=8, batch=2, crop=48, log_every=2, threads=1)
+    w = train_encoder(cfg)
+    assert w == cfg.out / ENCODER_WEIGHTS
+
+    def iterations() -> int:
+        with safe_open(str(w), "pt") as f:
+            return int(f.metadata()["iterations"])
+
+    first = iterations()
+    assert first > 0
+    cache_meta = (cfg.out / "style_cache" / "cache.json").read_text()
+    train_encoder(EncoderConfig(**{**cfg.__dict__, "minutes": 0.06}))
+    assert iterations() > first
+    assert (cfg.out / "style_cache" / "cache.json").read_text() == cache_meta
+    assert (models / "vcam.safetensors").read_bytes() == before
