@@ -10,14 +10,6 @@ from vcam.errors import VcamError  # noqa: E402
 from vcam.model import teacher as T  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def teacher_dir(shared_data):
-    d = shared_data / "teachers" / "microast"
-    if not d.is_dir():
-        pytest.skip("../shared/data/teachers/microast not found (the teacher lives beside the repo)")
-    return d
-
-
 def test_matches_the_reference_output_at_both_strengths(teacher_dir):
     """reference.safetensors: the authors' code on chelsea with starry_night, raw decoder outputs."""
     from safetensors.torch import load_file

@@ -20,14 +20,6 @@ from vcam.model.distill import CACHE_DIR  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def teacher(shared_data):
-    d = shared_data / "teachers" / "microast"
-    if not d.is_dir():
-        pytest.skip("../shared/data/teachers/microast not found (training distils from it)")
-    return d
-
-
 def _cfg(shared_data, out, **kw) -> T.TrainConfig:
     base = dict(style_dir=shared_data / "styles", content_dir=shared_data / "content", out=out,
                 styles=("starry_night", "great_wave"), iterations=6, batch=1, crop=48, margin=8, cache_entries=6,
@@ -44,7 +36,7 @@ def test_ramp_fades_the_temporal_terms_in():
     assert T._ramp(0.5, (0.0, 0.0)) == 1.0          # an empty span: full weight from the start
 
 
-def test_writes_weights_a_manifest_and_the_teacher_cache(shared_data, teacher, tmp_path):
+def test_writes_weights_a_manifest_and_the_teacher_cache(shared_data, teacher_dir, tmp_path):
     out = tmp_path / "run"
     weights = T.train(_cfg(shared_data, out))
     assert weights == out / T.WEIGHTS
@@ -61,7 +53,7 @@ def test_writes_weights_a_manifest_and_the_teacher_cache(shared_data, teacher, t
     assert cache["done"] == 6 and cache["spec"]["size"] == 48 + 2 * 8
 
 
-def test_the_cache_is_reused_and_rebuilt_when_its_settings_change(shared_data, teacher, tmp_path):
+def test_the_cache_is_reused_and_rebuilt_when_its_settings_change(shared_data, teacher_dir, tmp_path):
     out = tmp_path / "run"
     T.train(_cfg(shared_data, out, iterations=1))
     crops = out / CACHE_DIR / "crops.npy"
@@ -72,7 +64,7 @@ def test_the_cache_is_reused_and_rebuilt_when_its_settings_change(shared_data, t
     assert json.loads((out / CACHE_DIR / "cache.json").read_text())["spec"]["style_long_side"] == 96
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(shared_data, teacher, tmp_path, monkeypatch):
+def test_an_interrupted_run_resumes_to_the_same_weights(shared_data, teacher_dir, tmp_path, monkeypatch):
     straight = T.train(_cfg(shared_data, tmp_path / "straight"))
 
     # Same run, cut off after step 4 (checkpointing after every step, as a long run does every few minutes).
@@ -97,7 +89,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(shared_data, teacher, tm
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=k)
 
 
-def test_add_style_moves_only_the_new_styles_code(shared_data, teacher, tmp_path):
+def test_add_style_moves_only_the_new_styles_code(shared_data, teacher_dir, tmp_path):
     base = T.train(_cfg(shared_data, tmp_path / "base", iterations=2))
     grown = T.train(_cfg(shared_data, tmp_path / "grown", styles=("starry_night", "great_wave", "the_scream"),
                          train_only_styles=("the_scream",), init_from=base, iterations=3))
@@ -117,7 +109,7 @@ def test_training_without_the_teacher_refuses_before_any_work(shared_data, tmp_p
     assert not (out / CACHE_DIR).exists()
 
 
-def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, teacher, tmp_path):
+def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, teacher_dir, tmp_path):
     """The encoder's machinery on the shipped model (its network is frozen: the weights file is not touched): a short
     run writes safetensors weights with its iteration count, and the same command again resumes from the
     checkpoint (more iterations, the teacher cache reused, not rebuilt)."""
