@@ -170,6 +170,9 @@ def train(
     base: ModelOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 2,
+    recipe: Annotated[Path | None, typer.Option(
+        help="JSON of training settings (loss weights, init-from, motion...); models/recipes/ holds the shipped "
+             "model's stages.")] = None,
 ) -> None:
     """Train the multi-style network (needs the train extra), or add one style to the shipped one in minutes."""
     try:
@@ -187,7 +190,7 @@ def train(
             return
         run_training(out=out, style_dir=style_dir, content_dir=content_dir, video_dir=video_dir, minutes=minutes,
                      iterations=iterations, add_style=add_style, name=name, base=base, seed=seed, threads=threads,
-                     people_dir=people_dir, teacher_dir=teacher_dir, say=console.print)
+                     people_dir=people_dir, teacher_dir=teacher_dir, recipe=recipe, say=console.print)
     except VcamError as exc:
         raise _fail(exc) from None
 

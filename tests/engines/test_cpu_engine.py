@@ -132,6 +132,25 @@ def test_fixed_internal_height(model_dir, frames) -> None:
     assert eng.info()["internal_size"] == "114x64" and eng.info()["network_size"] == "120x64"
 
 
+def test_the_picker_gets_a_deadline_only_for_live_runs_at_the_best_picture(model_dir, frames) -> None:
+    """Live runs at the top rung let the picker save CPU within the frame budget; runs over every frame (files,
+    demo) and runs below the top rung keep the fastest runner."""
+    live = _engine(model_dir, threads=0, adaptive=True)
+    live.governor._move_to(len(live.governor.ladder) - 1)
+    live.step(frames[0], _cs())
+    budget = live.governor.budget_ms
+    assert live.picker.deadline_ms is not None and 0 < live.picker.deadline_ms < budget
+    live.governor._move_to(0)
+    live.step(frames[1], _cs())
+    assert live.picker.deadline_ms is None
+    live.close()
+    offline = _engine(model_dir, threads=0, adaptive=True, realtime=False)
+    offline.governor._move_to(len(offline.governor.ladder) - 1)
+    offline.step(frames[0], _cs())
+    assert offline.picker.deadline_ms is None
+    offline.close()
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "swapped"])
 def test_corrupt_model_files_name_the_file(model_dir, tmp_path, damage) -> None:
     bad = tmp_path / "m"

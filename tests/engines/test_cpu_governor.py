@@ -117,3 +117,15 @@ def test_output_size_change_rebuilds_the_ladder() -> None:
     g = Governor(HD)
     g.set_output(Size(1920, 1080))
     assert g.internal.size == Size(480, 270) and g.internal.padded == Size(480, 272)
+
+
+def test_at_best_only_on_the_top_rung_or_a_fixed_size() -> None:
+    """The thread picker may save CPU only where a faster runner could not buy a better picture."""
+    g = Governor(HD, target_fps=30)
+    assert not g.at_best                              # the default rung has rungs above it
+    g._move_to(len(g.ladder) - 1)
+    assert g.at_best
+    g.alternate = True                                # alternate frames: speed would buy every frame back
+    assert not g.at_best
+    assert Governor(HD, fixed_height=180).at_best
+    assert Governor(HD, adaptive=False).at_best

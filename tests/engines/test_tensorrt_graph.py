@@ -187,7 +187,9 @@ def test_tensorrt_pipeline_matches_cpu_path_through_graph_replay(model_dir, guid
         got = eng.step(f, _controls(0.8))
         diff = np.abs(got.astype(np.int16) - ref[i])
         assert diff.max() <= 1, f"frame {i}: max diff {diff.max()}"
-        assert (diff > 0).mean() < 1e-3
+        # The CPU's bilinear path rounds the picture to uint8 before resizing (half the cost); the GPU's stays in
+        # float, so a quarter of the pixels land one level apart. The guided path is the same math on both.
+        assert (diff > 0).mean() < (0.35 if mode == "bilinear" else 1e-3)
     assert dev.captures == 2 and dev.replays >= 2            # one graph per slot, replayed after warm-up
     assert set(eng.timings) >= {"pre", "infer", "post"}
     info = eng.info()

@@ -178,7 +178,8 @@ def test_kernel_guided_apply_writes_yuv_of_its_bgr(emu, fmt):
 @pytest.mark.parametrize(("low", "full"), [((120, 67), (160, 89)), ((240, 136), (320, 180)), ((33, 19), (101, 57))])
 @pytest.mark.parametrize("s", [1.0, 0.6])
 def test_kernel_bilinear_mode_matches_cpu(emu, low, full, s):
-    """mode="bilinear": vcam_up_plain's b' bit-exact (A' = 0), and the shared apply pass within one level."""
+    """mode="bilinear": vcam_up_plain's b' is the CPU's picture (which the CPU rounds to uint8 before resizing), and
+    the shared apply pass (A' = 0) lands within one level of the CPU's output."""
     frame, guide, stylized = _scene(low, full, 6)
     up = GuidedUpsampler(Size(*low), Size(*full), mode="bilinear")
     ref = up(stylized, guide, frame, s)
@@ -186,7 +187,7 @@ def test_kernel_bilinear_mode_matches_cpu(emu, low, full, s):
     ph, pw = stylized.shape[-2:]
     cb = np.zeros((h, w, 3), np.float32)
     launch2d(emu("guided.cu"), "vcam_up_plain", w, h, stylized, w, h, pw, ph, _strength(s), cb)
-    np.testing.assert_array_equal(cb, up.coef_b)
+    assert np.abs(cb / np.float32(s) - up.b8).max() <= 0.5 + 1e-3
     got = _apply(emu, frame, np.zeros_like(cb), cb, s).get(full[1], full[0], 3)
     assert np.abs(got.astype(np.int16) - ref).max() <= 1
     # No filter: the network's own picture comes through (an output far from the camera frame stays far).

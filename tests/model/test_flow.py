@@ -31,6 +31,20 @@ def test_random_flow_is_smooth_and_bounded():
     assert float((f[..., 1:] - f[..., :-1]).abs().max()) < 0.5
 
 
+def test_zoom_and_rotation_are_a_similarity_about_the_centre():
+    g = torch.Generator().manual_seed(0)
+    f = random_flow(4, 65, 65, g, max_local=0, max_shift=0, max_zoom=0.05, max_rotate=0.03)
+    assert float(f[..., 32, 32].abs().max()) < 1e-4                  # the centre stays put
+    corner = float(f[..., 0, 0].norm(dim=1).max())
+    assert 0 < corner <= (0.05 + 0.03) * 32 * 2 ** 0.5 + 1e-3         # |(sR - I) p| <= (|s-1| + |angle|) |p|
+    # A similarity: the flow is linear in the position, so its second differences vanish.
+    assert float((f[..., 2:] - 2 * f[..., 1:-1] + f[..., :-2]).abs().max()) < 1e-4
+    # Without zoom or rotation the field is the one drawn before they existed (training runs stay reproducible).
+    a = random_flow(2, 32, 32, torch.Generator().manual_seed(1))
+    b = random_flow(2, 32, 32, torch.Generator().manual_seed(1), max_zoom=0.0)
+    assert torch.equal(a, b)
+
+
 def test_temporal_loss_zero_for_consistent_output_and_positive_for_flicker():
     g = torch.Generator().manual_seed(0)
     img = torch.rand(2, 3, 32, 32, generator=g)

@@ -29,3 +29,17 @@ def test_style_loss_is_zero_for_the_style_itself_and_positive_otherwise():
     targets = {k: L.gram(v) for k, v in fa.items()}
     assert float(L.style_loss(fa, targets)) < 1e-10
     assert float(L.style_loss(net(b, L.STYLE_TAPS), targets)) > 0.01
+
+
+def test_style_loss_weights_each_sample():
+    net = load_lossnet("lite0")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 64, 64, generator=g)
+    s = torch.rand(2, 3, 64, 64, generator=g) * 0.3
+    feats = net(x, L.STYLE_TAPS)
+    targets = {k: L.gram(v) for k, v in net(s, L.STYLE_TAPS).items()}
+    plain = L.style_loss(feats, targets)
+    assert torch.allclose(L.style_loss(feats, targets, torch.ones(2)), plain)
+    only_first = L.style_loss(feats, targets, torch.tensor([2.0, 0.0]))
+    first = L.style_loss({k: v[:1] for k, v in feats.items()}, {k: v[:1] for k, v in targets.items()})
+    assert torch.allclose(only_first, first)     # mean over 2 samples of (2 x first, 0)

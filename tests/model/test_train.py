@@ -109,6 +109,15 @@ def test_training_without_the_teacher_refuses_before_any_work(shared_data, tmp_p
     assert not (out / CACHE_DIR).exists()
 
 
+def test_style_gain_and_zoom_train_and_an_unknown_style_is_refused(shared_data, teacher_dir, tmp_path):
+    with pytest.raises(ValueError, match="unknown styles"):
+        T.train(_cfg(shared_data, tmp_path / "bad", style_gain={"nope": 2.0}))
+    out = tmp_path / "run"
+    T.train(_cfg(shared_data, out, iterations=2, style_gain={"great_wave": 3.0}, flow_zoom=0.03, flow_rotate=0.02))
+    settings = json.loads((out / "manifest.json").read_text())["training"]["settings"]
+    assert settings["style_gain"] == {"great_wave": 3.0} and settings["flow_zoom"] == 0.03
+
+
 def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, teacher_dir, tmp_path):
     """The encoder's machinery on the shipped model (its network is frozen: the weights file is not touched): a short
     run writes safetensors weights with its iteration count, and the same command again resumes from the

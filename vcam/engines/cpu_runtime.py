@@ -296,7 +296,13 @@ class RunnerPicker:
     changes during a call (a screen share starts), and the best thread count changes with it.
 
     Every ``every`` inferences it alternates the runners for ``2 * rounds`` real frames (no work is wasted: every
-    frame's result is used) and switches when another is clearly faster (``margin``)."""
+    frame's result is used) and switches when another is clearly better (``margin``).
+
+    Better means faster, until the engine sets ``deadline_ms`` (the inference time its frame budget leaves): then
+    it is the runner that costs the least CPU time (threads x ms) among those that meet the deadline. On a 2-vCPU
+    Xeon whose vCPUs share one core, 2 threads ran the 960x544 net in 15.4 ms and 1 thread in 17.9 ms, but a live
+    720p run cost 41.7 against 26.3 CPU ms a frame: the second thread bought 14% speed for 60% more CPU, which the
+    call app next to vcam needs (benchmarks/bench_pipeline.py, live row)."""
 
     def __init__(self, runners: Sequence[Runner], every: int = 300, rounds: int = 3, margin: float = 0.9) -> None:
         self.runners = list(runners)
@@ -305,13 +311,33 @@ class RunnerPicker:
         self._count = 0
         self._probe: list[list[float]] | None = None
         self._probe_i = 0
+        self.deadline_ms: float | None = None
 
     @property
     def runner(self) -> Runner:
         return self.runners[self.current]
 
     def choose(self, times_ms: Sequence[float]) -> None:
-        self.current = int(np.argmin(times_ms))
+        self.current = self._best(times_ms)
+
+    def set_deadline(self, ms: float | None) -> None:
+        """None: the fastest runner wins; a time: the cheapest that meets it (measured again soon after a change
+        from None, not a whole ``every`` later)."""
+        if ms is not None and self.deadline_ms is None and self._probe is None:
+            self._count = max(self._count, self.every - 30)
+        self.deadline_ms = ms
+
+    def _cost(self, i: int, ms: float) -> float:
+        return self.runners[i].threads * ms
+
+    def _best(self, times_ms: Sequence[float]) -> int:
+        fastest = int(np.argmin(times_ms))
+        if self.deadline_ms is None:
+            return fastest
+        fits = [i for i, t in enumerate(times_ms) if t <= self.deadline_ms]
+        if not fits:
+            return fastest
+        return min(fits, key=lambda i: (self._cost(i, times_ms[i]), times_ms[i]))
 
     def next(self) -> int:
         """Index of the runner to use for this inference."""
@@ -334,9 +360,14 @@ class RunnerPicker:
         self._probe_i += 1
         if self._probe_i >= self.rounds * len(self.runners):
             med = [float(np.median(t)) if t else float("inf") for t in self._probe]
-            best = int(np.argmin(med))
-            if best != self.current and med[best] < self.margin * med[self.current]:
-                self.current = best
+            best, cur = self._best(med), self.current
+            if best != cur:
+                if self.deadline_ms is not None and med[cur] <= self.deadline_ms:
+                    better = self._cost(best, med[best]) < self.margin * self._cost(cur, med[cur])
+                else:
+                    better = med[best] < self.margin * med[cur]
+                if better:
+                    self.current = best
             self._probe = None
 
     def close(self) -> None:

@@ -157,6 +157,11 @@ class Governor:
         return self.ladder[self.rung]
 
     @property
+    def at_best(self) -> bool:
+        """No better picture to climb to: the top rung (every frame inferred), or a size that does not adapt."""
+        return not self.alternate and (not self.adapting or self.rung == len(self.ladder) - 1)
+
+    @property
     def adapting(self) -> bool:
         return self.adaptive and self.quality == "auto" and not self.fixed_height
 

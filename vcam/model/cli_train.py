@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vcam.errors import VcamError
 from vcam.model.teacher import require_teacher
@@ -35,16 +37,19 @@ def _optional_dir(path: Path | None, default: Path) -> Path | None:
 def run_training(out: Path, style_dir: Path | None, content_dir: Path | None, video_dir: Path | None,
                  minutes: float, iterations: int, add_style: Path | None, name: str | None, base: Path | None,
                  seed: int, threads: int, people_dir: Path | None = None, teacher_dir: Path | None = None,
-                 say: Callable[[str], None] = print) -> Path:
+                 recipe: Path | None = None, say: Callable[[str], None] = print) -> Path:
     teacher = require_teacher(teacher_dir)   # refuse before any work when ../shared is absent
     content = _need_dir(content_dir, _SHARED / "content", "content")
     videos = _optional_dir(video_dir, _SHARED / "video")
     people = _optional_dir(people_dir, _SHARED / "people")
     if add_style is None:
         styles = _need_dir(style_dir, _SHARED / "styles", "style")
+        settings: dict[str, Any] = {"iterations": iterations, "seed": seed}
+        settings.update(read_recipe(recipe) if recipe else {})
+        if minutes > 0 or "minutes" not in settings:   # --minutes given on the command line wins over the recipe
+            settings["minutes"] = minutes
         cfg = TrainConfig(style_dir=styles, content_dir=content, video_dir=videos, people_dir=people,
-                          teacher_dir=teacher, out=out, minutes=minutes, iterations=iterations, seed=seed,
-                          threads=threads)
+                          teacher_dir=teacher, out=out, threads=threads, **settings)
         say(f"distilling every style in {styles} from the teacher -> {out} (checkpoints every "
             f"{cfg.checkpoint_seconds:.0f} s; re-run the same command to resume)")
         path = train(cfg)
@@ -52,6 +57,32 @@ def run_training(out: Path, style_dir: Path | None, content_dir: Path | None, vi
         return path
     return _add_style(out, add_style, name, base, content, videos, people, teacher, minutes, iterations, seed,
                       threads, say)
+
+
+# Settings a recipe may set: the learning ones. Folders, the output and the thread count come from the command line.
+_RECIPE_PATHS = {"init_from"}
+_RECIPE_TUPLES = {"styles", "train_only_styles", "temporal_ramp"}
+_NOT_IN_RECIPES = {"style_dir", "content_dir", "video_dir", "people_dir", "teacher_dir", "out", "threads"}
+
+
+def read_recipe(path: Path) -> dict[str, Any]:
+    """TrainConfig fields from a JSON file (keys starting with "_" are comments); unknown keys are refused."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VcamError(f"Cannot read the training recipe {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise VcamError(f"The training recipe {path} must be a JSON object of training settings.")
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - _NOT_IN_RECIPES
+    data = {k: v for k, v in data.items() if not k.startswith("_")}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise VcamError(f"Unknown settings in {path}: {', '.join(unknown)}.", "Known: " + ", ".join(sorted(known)))
+    for k in _RECIPE_PATHS & set(data):
+        data[k] = Path(data[k])
+    for k in _RECIPE_TUPLES & set(data):
+        data[k] = tuple(data[k])
+    return data
 
 
 def _add_style(out: Path, image: Path, name: str | None, base: Path | None, content: Path, videos: Path | None,

@@ -1,6 +1,8 @@
 """Simulated camera motion for temporal losses without video (Wang et al., AAAI 2020).
 
-A smooth random flow: random vectors on a coarse grid, upsampled and blurred, plus a global shift.
+A smooth random flow: random vectors on a coarse grid, upsampled and blurred, plus a global shift, and optionally a
+global zoom and rotation about the centre (a person leaning in, a hand-held camera): strokes that only learned to
+follow shifts swam on the zooming test clip (benchmarks/quality.py, synthetic_pan_zoom).
 ``warp(x, flow)`` samples ``x`` at ``p + flow(p)``; view2 = warp(view1, flow) therefore shows the same scene
 moved, and ``warp(out1, flow)`` is where out1's pixels should be in frame 2.
 """
@@ -12,8 +14,10 @@ import torch.nn.functional as F
 
 
 def random_flow(n: int, h: int, w: int, generator: torch.Generator, max_local: float = 4.0,
-                max_shift: float = 6.0, grid: int = 4) -> torch.Tensor:
-    """(N,2,H,W) flow in pixels (x, y)."""
+                max_shift: float = 6.0, grid: int = 4, max_zoom: float = 0.0, max_rotate: float = 0.0
+                ) -> torch.Tensor:
+    """(N,2,H,W) flow in pixels (x, y). ``max_zoom``: relative scale change (0.03 = up to 3%); ``max_rotate``:
+    radians."""
     coarse = (torch.rand(n, 2, grid, grid, generator=generator) * 2 - 1) * max_local
     flow = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
     # Blur to keep the field smooth (a separable box blur, twice, ~ a small gaussian).
@@ -21,6 +25,14 @@ def random_flow(n: int, h: int, w: int, generator: torch.Generator, max_local: f
     for _ in range(2):
         flow = F.avg_pool2d(F.pad(flow, (k // 2, k // 2, k // 2, k // 2), mode="replicate"), k, stride=1)
     shift = (torch.rand(n, 2, 1, 1, generator=generator) * 2 - 1) * max_shift
+    if max_zoom > 0 or max_rotate > 0:
+        scale = 1 + (torch.rand(n, 1, 1, generator=generator) * 2 - 1) * max_zoom
+        angle = (torch.rand(n, 1, 1, generator=generator) * 2 - 1) * max_rotate
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype) - (h - 1) / 2,
+                                torch.arange(w, dtype=flow.dtype) - (w - 1) / 2, indexing="ij")
+        cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+        sim = torch.stack([cos * xs - sin * ys - xs, sin * xs + cos * ys - ys], dim=1)
+        flow = flow + sim
     return flow + shift
 
 

@@ -17,16 +17,18 @@ def gram(f: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (h * w)
 
 
-def style_loss(feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+def style_loss(feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+               weight: torch.Tensor | None = None) -> torch.Tensor:
     """Sum over taps of the relative Gram error ||G(x) - G(s)||^2 / ||G(s)||^2, mean over the batch.
 
-    ``targets[name]`` holds the style Grams already gathered per sample: (N,C,C).
+    ``targets[name]`` holds the style Grams already gathered per sample: (N,C,C). ``weight`` (N,) scales each
+    sample's term (per-style gains).
     """
     total = 0.0
     for name, t in targets.items():
         g = gram(feats[name])
         total = total + ((g - t) ** 2).sum((1, 2)) / (t ** 2).sum((1, 2)).clamp_min(1e-8)
-    return total.mean()
+    return (total * weight).mean() if weight is not None else total.mean()
 
 
 def content_loss(f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

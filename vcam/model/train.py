@@ -61,6 +61,8 @@ class TrainConfig:
     cache_entries: int = 8000             # teacher outputs computed once (~45 ms each on 2 cores)
     flow_local: float = 6.0               # the second view's motion (pixels): smooth local field + global shift
     flow_shift: float = 10.0
+    flow_zoom: float = 0.0                # global zoom (relative) and rotation (radians) of the second view
+    flow_rotate: float = 0.0
     teacher_style_long_side: int = 512    # the painting's size for the teacher: sets its stroke scale
     style_long_side: int = 256            # the painting's size for the Gram targets
     lr: float = 1e-3
@@ -68,6 +70,9 @@ class TrainConfig:
     w_pixel: float = 5.0
     w_feature: float = 1.0
     w_style: float = 0.5
+    # Per-style multipliers of w_style (name -> gain): the geometric styles (mondrian, composition_vii) trailed the
+    # teacher most under one shared weight.
+    style_gain: dict = field(default_factory=dict)
     w_tv: float = 0.0
     w_temporal: float = 30.0
     w_reconet: float = 20.0
@@ -190,6 +195,9 @@ def train(cfg: TrainConfig) -> Path:
     missing = [n for n in needed if n not in all_styles]
     if missing:
         raise ValueError(f"style images not found for {missing} in {cfg.style_dir}")
+    unknown = sorted(set(cfg.style_gain) - set(names))
+    if unknown:
+        raise ValueError(f"style_gain names unknown styles {unknown}; styles: {list(names)}")
     from vcam.model.teacher import require_teacher
 
     require_teacher(cfg.teacher_dir)   # a clear error before any work when ../shared is absent
@@ -202,6 +210,7 @@ def train(cfg: TrainConfig) -> Path:
     pool_idx = cache.indices_for(list(range(len(needed))))
     # Cache entries index ``needed``; the net's codes index ``names``.
     cache_to_name = torch.tensor([names.index(n) for n in needed])
+    style_gain = (torch.tensor([float(cfg.style_gain.get(n, 1.0)) for n in names]) if cfg.style_gain else None)
 
     shape = NetShape.from_dict(cfg.shape)
     net = StyleNet(shape)
@@ -248,7 +257,7 @@ def train(cfg: TrainConfig) -> Path:
             for g in opt.param_groups:
                 g["lr"] = lr
             terms = _step(cfg, net, bank, lossnet, cache, pool_idx, cache_to_name, grams, rng, gen,
-                          _ramp(frac, cfg.temporal_ramp))
+                          _ramp(frac, cfg.temporal_ramp), style_gain)
             optimise(opt, terms, run_avg)
             step += 1
             if step % cfg.log_every == 0:
@@ -300,7 +309,7 @@ def _feature_distance(fo: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) 
 
 def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: TeacherCache, pool_idx: np.ndarray,
           cache_to_name: torch.Tensor, grams, rng: np.random.Generator, gen: torch.Generator,
-          t_scale: float = 1.0) -> dict[str, torch.Tensor]:
+          t_scale: float = 1.0, style_gain: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     b, s, m = cfg.batch, cfg.crop, cfg.margin
     idx = np.sort(rng.choice(pool_idx, size=b))
     big, tbig, cache_ids = cache.batch(idx, rng.random(b) < 0.5)
@@ -312,7 +321,8 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     terms: dict[str, torch.Tensor] = {}
     v1, t1 = big[..., m:-m, m:-m], tbig[..., m:-m, m:-m]
     if cfg.temporal:
-        flow_big = random_flow(b, s + 2 * m, s + 2 * m, gen, max_local=cfg.flow_local, max_shift=cfg.flow_shift)
+        flow_big = random_flow(b, s + 2 * m, s + 2 * m, gen, max_local=cfg.flow_local, max_shift=cfg.flow_shift,
+                               max_zoom=cfg.flow_zoom, max_rotate=cfg.flow_rotate)
         v2 = warp(big, flow_big)[..., m:-m, m:-m]
         t2 = warp(tbig, flow_big)[..., m:-m, m:-m]
         # Sensor noise and a slight exposure change: the output should follow luminance, not noise.
@@ -339,7 +349,8 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
         ft = lossnet(targets, DISTILL_TAPS)
     terms["feature"] = cfg.w_feature * _feature_distance({k: feats[k] for k in DISTILL_TAPS}, ft)
     if cfg.w_style > 0:
-        terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()})
+        gain = style_gain[ids2] if style_gain is not None else None
+        terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()}, gain)
     if cfg.w_tv > 0:
         terms["tv"] = cfg.w_tv * L.tv_loss(outs)
     return terms

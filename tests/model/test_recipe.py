@@ -1,0 +1,51 @@
+"""Training recipes (`vcam train --recipe`): the shipped model's stages parse, and mistakes are refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="model tests need the train extra (torch)")
+
+from vcam.errors import VcamError  # noqa: E402
+from vcam.model.cli_train import read_recipe  # noqa: E402
+from vcam.model.train import TrainConfig  # noqa: E402
+
+RECIPES = Path(__file__).resolve().parents[2] / "models" / "recipes"
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.json")), ids=lambda p: p.stem)
+def test_the_shipped_stages_make_train_configs(path: Path) -> None:
+    settings = read_recipe(path)
+    cfg = TrainConfig(style_dir=Path("s"), content_dir=Path("c"), out=Path("o"), **settings)
+    assert cfg.minutes > 0
+    if "init_from" in settings:
+        assert isinstance(cfg.init_from, Path) and isinstance(cfg.temporal_ramp, tuple)
+
+
+def test_stages_chain_from_one_run_to_the_next() -> None:
+    outs = {}
+    for p in sorted(RECIPES.glob("look_*.json")):
+        what = json.loads(p.read_text())["_what"]
+        outs[p.stem] = what.split("--out ")[1].split()[0]
+    stems = sorted(outs)
+    for prev, cur in zip(stems, stems[1:], strict=False):
+        assert read_recipe(RECIPES / f"{cur}.json")["init_from"] == Path(outs[prev]) / "vcam.safetensors"
+
+
+def test_unknown_or_command_line_settings_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"w_styel": 2.0}))
+    with pytest.raises(VcamError, match="w_styel"):
+        read_recipe(bad)
+    bad.write_text(json.dumps({"out": "elsewhere"}))      # folders come from the command line
+    with pytest.raises(VcamError, match="out"):
+        read_recipe(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(VcamError, match="JSON object"):
+        read_recipe(bad)
+    bad.write_text("{not json")
+    with pytest.raises(VcamError, match="Cannot read"):
+        read_recipe(bad)
