@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from vcam.engines.cpu_runtime import RunnerPicker
 
 
@@ -31,29 +33,17 @@ def _picker(every: int = 50) -> RunnerPicker:
     return RunnerPicker([_FakeRunner(1), _FakeRunner(2)], every=every)
 
 
-def test_without_a_deadline_the_fastest_wins() -> None:
+@pytest.mark.parametrize(("deadline", "threads"), [
+    (None, 2),    # no deadline: the fastest
+    (20.0, 1),    # both meet it: the cheaper in CPU (1 x 18 ms against 2 x 15 ms)
+    (16.0, 2),    # the cheap one misses it: not taken to save CPU
+])
+def test_which_runner_wins(deadline: float | None, threads: int) -> None:
     p = _picker()
     p.choose([18.0, 15.0])
-    assert p.runner.threads == 2
+    p.set_deadline(deadline)
     _drive(p, {1: 18.0, 2: 15.0}, 200)
-    assert p.runner.threads == 2
-
-
-def test_with_a_deadline_both_meet_the_cheaper_in_cpu_wins() -> None:
-    # 1 thread: 18 CPU ms; 2 threads: 30 CPU ms. Both fit 20 ms.
-    p = _picker()
-    p.choose([18.0, 15.0])
-    p.set_deadline(20.0)
-    _drive(p, {1: 18.0, 2: 15.0}, 200)
-    assert p.runner.threads == 1
-
-
-def test_a_runner_that_misses_the_deadline_is_not_taken_to_save_cpu() -> None:
-    p = _picker()
-    p.choose([18.0, 15.0])
-    p.set_deadline(16.0)
-    _drive(p, {1: 18.0, 2: 15.0}, 200)
-    assert p.runner.threads == 2
+    assert p.runner.threads == threads
 
 
 def test_when_load_makes_the_cheap_runner_miss_it_goes_back_to_the_fast_one() -> None:

@@ -42,6 +42,7 @@ from vcam.styles import Manifest, StyleCodes, verify_onnx
 # smoothed frame time passes the whole budget, so a runner chosen to save CPU keeps this much headroom below it.
 DEADLINE_FRACTION = 0.95
 
+
 def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
 
@@ -67,7 +68,6 @@ class CpuEngine:
         self._size: Size | None = None
         self._internal: InternalSize | None = None
         self._dis = None
-        self._rest_ms: float | None = None   # the frame's work besides the network (smoothed)
         limit_malloc_arenas()   # before the runtimes start their threads: see vcam.memory
         pin_mmap_threshold()    # before the buffers: large blocks go back to the OS when a size changes
         self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads,
@@ -225,20 +225,11 @@ class CpuEngine:
         t3 = time.perf_counter()
         self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000}
         self.governor.record(action, (t3 - t0) * 1000, (t2 - t1) * 1000)
-        if action == "infer":
-            self._set_deadline((t3 - t0 - (t2 - t1)) * 1000)
+        # The picker may save CPU within what the budget leaves, only at the best picture (elsewhere the fastest
+        # runner lets the governor climb) and only live: runs over every frame (demo, files) want throughput.
+        if action == "infer" and self.cfg.realtime:
+            self.picker.set_deadline(self.governor.net_deadline_ms(DEADLINE_FRACTION))
         return self._out
-
-    def _set_deadline(self, rest_ms: float) -> None:
-        """Tell the thread picker what inference time the frame budget leaves, so it can take the runner that
-        costs the least CPU; only where a faster runner could not buy a better picture (the top rung, or a size
-        the user fixed): elsewhere the fastest runner lets the governor climb. Runs that process every frame
-        (``realtime`` off: demo, files to files) want throughput, so they keep the fastest."""
-        if not self.cfg.realtime:
-            return
-        self._rest_ms = rest_ms if self._rest_ms is None else 0.9 * self._rest_ms + 0.1 * rest_ms
-        g = self.governor
-        self.picker.set_deadline((g.budget_ms * DEADLINE_FRACTION - self._rest_ms) if g.at_best else None)
 
     def _infer(self, blob: np.ndarray, style: np.ndarray) -> None:
         picker = self.picker

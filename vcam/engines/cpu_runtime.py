@@ -299,10 +299,10 @@ class RunnerPicker:
     frame's result is used) and switches when another is clearly better (``margin``).
 
     Better means faster, until the engine sets ``deadline_ms`` (the inference time its frame budget leaves): then
-    it is the runner that costs the least CPU time (threads x ms) among those that meet the deadline. On a 2-vCPU
-    Xeon whose vCPUs share one core, 2 threads ran the 960x544 net in 15.4 ms and 1 thread in 17.9 ms, but a live
-    720p run cost 41.7 against 26.3 CPU ms a frame: the second thread bought 14% speed for 60% more CPU, which the
-    call app next to vcam needs (benchmarks/bench_pipeline.py, live row)."""
+    it is the runner that costs the least CPU time (threads x ms) among those that meet the deadline: where two
+    vCPUs share one core, a second thread buys little speed for much CPU, which the call app next to vcam needs.
+    Where the cores are real, two threads cost about what one does (benchmarks/bench_threads.py: 27.4 against
+    29.7 CPU ms a 720p frame on a 2-vCPU Xeon), and the faster one stays."""
 
     def __init__(self, runners: Sequence[Runner], every: int = 300, rounds: int = 3, margin: float = 0.9) -> None:
         self.runners = list(runners)

@@ -156,6 +156,13 @@ class Governor:
     def internal(self) -> InternalSize:
         return self.ladder[self.rung]
 
+    def net_deadline_ms(self, fraction: float) -> float | None:
+        """The network time that ``fraction`` of the frame budget leaves beside the rest of the frame's work (the
+        smoothed step time minus the network's), at the best picture only; None below it or before a frame."""
+        if not self.at_best or self._ema_infer is None or self._ema_net is None:
+            return None
+        return self.budget_ms * fraction - (self._ema_infer - self._ema_net)
+
     @property
     def at_best(self) -> bool:
         """No better picture to climb to: the top rung (every frame inferred), or a size that does not adapt."""
