@@ -104,7 +104,9 @@ class GuidedUpsampler:
         self._A, self._b = f(), f()
         self.coef_a, self.coef_b = f(), f()          # A' and b' (BGR interleaved), what the full-res pass reads
         # "bilinear" reads the picture as uint8 instead: OpenCV's fixed-point uint8 resize took half the time of the
-        # float one plus its conversion (1.6 vs 3.3 ms at 960x540 -> 1280x720, one thread), within one level.
+        # float one plus its conversion (1.6 vs 3.3 ms at 960x540 -> 1280x720, one thread: a one-off timing, not in
+        # bench_ops; the pipeline's post stage went from 2.6 to 2.1 ms in bench_pipeline's live 720p row), within one
+        # level.
         self.b8 = np.empty((h, w, 3), np.uint8)
         self._planes8 = [np.empty((h, w), np.uint8) for _ in range(3)]
         self._mi, self._ii, self._mii, self._inv = f(1), f(1), f(1), f(1)
