@@ -229,8 +229,10 @@ def fastest_baseline(cands: list[tuple[str, Path, type]], size: Size, style: dic
 
 # -- running one scenario -----------------------------------------------------------------------------------------
 def run_scenario(engine, feed, size: Size, styles: tuple[str, ...], warmup_s: float, seconds: float,
-                 max_frames: int | None = None, warmup_frames: int | None = None) -> dict:
-    controls = Controls(styles, {styles[0]: 1.0}, transition_s=0.0)
+                 max_frames: int | None = None, warmup_frames: int | None = None,
+                 person: float | None = None) -> dict:
+    # ``person``: the person's strength in person-aware mode (0 = --region background); None = off.
+    controls = Controls(styles, {styles[0]: 1.0}, transition_s=0.0, person_strength=person)
     sink = NullSink()
     sink.open(size, 30.0)
     feed.start()

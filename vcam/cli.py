@@ -46,6 +46,15 @@ def _size(text: str) -> Size:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _region(text: str) -> str:
+    from vcam.control.state import REGIONS
+
+    name = text.strip().lower()
+    if name not in REGIONS:
+        raise typer.BadParameter(f"{text!r} is not a region; choose one of: {', '.join(REGIONS)}.")
+    return name
+
+
 def _print_summary(summary: dict) -> None:
     lat = summary.get("latency_ms", {})
     console.print(f"{summary.get('frames', 0)} frames in {summary.get('seconds', 0):.1f} s: "
@@ -78,6 +87,17 @@ def run(
     frames: Annotated[int | None, typer.Option(help="Stop after this many output frames.")] = None,
     engine: EngineOpt = "auto",
     strength: Annotated[float, typer.Option(min=0.0, max=1.0, help="0 = camera image, 1 = full style.")] = 1.0,
+    region: Annotated[str, typer.Option(
+        callback=_region, help="all, background (paint the room, keep the person) or person (paint only the "
+                               "person); needs the person segmenter (models/person.onnx).")] = "all",
+    person_strength: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Style strength on the person, 0..1 (default: --strength, or 0 with --region "
+                               "background).")] = None,
+    background_strength: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Style strength on the background, 0..1 (default: --strength, or 0 with --region "
+                               "person).")] = None,
+    background: Annotated[Path | None, typer.Option(
+        help="A picture to put behind the person, painted in the style (needs the person segmenter).")] = None,
     internal_height: Annotated[int | None, typer.Option(help="Network input height (default: adaptive).")] = None,
     adaptive: Annotated[bool, typer.Option(help="Let the governor hold the frame rate.")] = True,
     threads: Annotated[int, typer.Option(help="Inference threads (0 = pick at run time).")] = 0,
@@ -103,7 +123,8 @@ def run(
                     adaptive=adaptive, threads=threads, cpu_precision=cpu_precision, virtual_device=device,
                     virtual_backend=backend, loop=loop, transition_s=transition,
                     control_port=control_port if control else None, preset=preset, stats_json=stats_json,
-                    on_demand=on_demand, model_dir=model_dir)
+                    on_demand=on_demand, model_dir=model_dir, region=region, person_strength=person_strength,
+                    background_strength=background_strength, background=background)
     from vcam.runner import run as run_pipeline
 
     try:
@@ -166,6 +187,9 @@ def train(
     style_encoder: Annotated[bool, typer.Option(
         "--style-encoder", help="Train the encoder that turns any picture into a style (the network stays frozen); "
                                 "exported into --model-dir (default: the installed model).")] = False,
+    person: Annotated[bool, typer.Option(
+        "--person", help="Train the person segmenter (person-aware mode) from the MediaPipe selfie teacher "
+                         "(--teacher-dir: its folder); exported as person.onnx into --model-dir.")] = False,
     name: Annotated[str | None, typer.Option(help="Name of the style added with --add-style.")] = None,
     base: ModelOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -187,6 +211,13 @@ def train(
             run_encoder_training(out=out, base=base, style_dir=style_dir, content_dir=content_dir,
                                  video_dir=video_dir, people_dir=people_dir, teacher_dir=teacher_dir,
                                  minutes=minutes, seed=seed, threads=threads, say=console.print)
+            return
+        if person:
+            from vcam.model.cli_train import run_person_training
+
+            run_person_training(out=out, base=base, people_dir=people_dir, content_dir=content_dir,
+                                video_dir=video_dir, teacher_dir=teacher_dir, minutes=minutes, seed=seed,
+                                threads=threads, say=console.print)
             return
         run_training(out=out, style_dir=style_dir, content_dir=content_dir, video_dir=video_dir, minutes=minutes,
                      iterations=iterations, add_style=add_style, name=name, base=base, seed=seed, threads=threads,

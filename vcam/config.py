@@ -64,3 +64,16 @@ class RunConfig:
     hud: bool = True
     quiet: bool = False
     on_demand: bool = False                   # Linux: release the camera while no app reads the virtual camera
+    # Person-aware mode (vcam.person): "all" | "background" (paint the room, keep the person) | "person"; explicit
+    # strengths win over the region's; None follows `strength`. Any of them loads the person segmenter.
+    region: str = "all"
+    person_strength: float | None = None
+    background_strength: float | None = None
+    person_model: Path | None = None          # default: person.onnx beside the style model (its manifest's entry)
+    background: Path | None = None            # a picture behind the person, painted in the style (vcam.person.backdrop)
+
+    @property
+    def person_mode(self) -> bool:
+        """Whether a person option was given (the segmenter is then loaded and checked at start)."""
+        return (self.region != "all" or self.person_strength is not None or self.background_strength is not None
+                or self.background is not None)

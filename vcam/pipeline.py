@@ -88,6 +88,8 @@ class Pipeline:
             stages = {"capture_age": (t0 - frame.t_grab) * 1000, "prep": (t1 - t0) * 1000,
                       "pre": eng.get("pre", 0.0), "infer": eng.get("infer", 0.0), "post": eng.get("post", 0.0),
                       "engine": (t2 - t1) * 1000, "send": (t3 - t2) * 1000}
+            if eng.get("person"):      # person-aware mode: the matte's share of post
+                stages["person"] = eng["person"]
             self.stats.record(stages, (t3 - frame.t_grab) * 1000, frame.reconnecting)
             sent += 1
             if self.on_frame is not None:

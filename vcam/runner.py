@@ -14,7 +14,7 @@ from pathlib import Path
 from vcam.capture import open_feed
 from vcam.capture.ondemand import OnDemandFeed
 from vcam.config import RunConfig
-from vcam.control.state import Controls
+from vcam.control.state import Controls, resolve_region
 from vcam.engines import create_engine
 from vcam.errors import ModelError, VcamError
 from vcam.pipeline import Pipeline
@@ -100,12 +100,50 @@ def prepare_run(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, C
     styles = codes.styles if codes else ()
     if blend:
         resolve_blend(blend, styles)  # unknown names -> an error listing the real ones
-    controls = Controls(styles, blend, strength=cfg.strength, transition_s=cfg.transition_s)
+    person, background = resolve_region(cfg.region, cfg.person_strength, cfg.background_strength)
+    controls = Controls(styles, blend, strength=cfg.strength, transition_s=cfg.transition_s,
+                        person_strength=person, background_strength=background)
+    controls.person_check = _person_file_check(cfg, manifest)
+    if cfg.person_mode:
+        controls.person_check()   # before anything opens: a missing person.onnx is named with what still works
+    if cfg.background is not None:
+        import cv2
+
+        from vcam.styles.images import load_image
+
+        controls.set_backdrop(cv2.cvtColor(load_image(cfg.background), cv2.COLOR_RGB2BGR))
     if cfg.preset:
         from vcam.control.presets import apply_preset
 
         apply_preset(controls, cfg.preset, ease=False)
     return cfg, manifest, controls, codes, pictures
+
+
+def _person_file_check(cfg: RunConfig, manifest: Manifest | None) -> Callable[[], None]:
+    """Until the engine exists: the person segmenter's file is there and matches its hash (cheap)."""
+    def check() -> None:
+        if manifest is None:
+            raise VcamError("Person options need a style model (none is installed).",
+                            "Reinstall vcam, or point VCAM_MODEL_DIR at a model folder.")
+        from vcam.person import check_person_model, person_model_path
+
+        check_person_model(*person_model_path(manifest, cfg.person_model))
+
+    return check
+
+
+def _engine_person_check(engine) -> Callable[[], None]:
+    """Once the engine runs: the segmenter itself is loaded (on the caller's thread: a control request's, not the
+    frame thread). Engines without a person stage refuse person options."""
+    load = getattr(engine, "load_person", None)
+    if load is not None:
+        return load
+
+    def refuse() -> None:
+        raise VcamError(f"Person options are not available with the {engine.name} engine.",
+                        "Run with --engine cpu to use --region, --person-strength or --background-strength.")
+
+    return refuse
 
 
 @contextlib.contextmanager
@@ -145,6 +183,9 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
     feed = None
     stats_error: VcamError | None = None
     try:
+        controls.person_check = _engine_person_check(engine)
+        if {"person", "background"} & set(controls.look()):
+            controls.person_check()   # a preset's person settings: load (or refuse) before the camera opens
         # Outputs first: a missing virtual camera should fail before the webcam light goes on.
         sinks = open_sinks(cfg, on_key=on_key, on_close=request_stop)
         watcher = _on_demand_watcher(cfg, sinks, extras, say)

@@ -289,6 +289,25 @@ def test_openvino_keeps_only_recent_sizes_compiled_and_recompiles_an_evicted_one
     ov.close()
 
 
+def test_an_adaptive_engine_compiles_its_first_step_down_at_start(model_dir) -> None:
+    """Memory reaches its plateau at start: the rung the governor first moves to is compiled beside the start one."""
+    pytest.importorskip("openvino")
+    eng = _engine(model_dir, runtime="openvino", adaptive=True)
+    try:
+        gov = eng.governor
+        assert gov.rung > 0
+        want = [(s.padded.height, s.padded.width) for s in (gov.ladder[gov.rung - 1], gov.internal)]
+        for r in eng.picker.runners:
+            assert list(r._static) == want     # least recently used first: the start rung is the newest
+    finally:
+        eng.close()
+    fixed = _engine(model_dir, runtime="openvino", adaptive=False)
+    try:
+        assert all(len(r._static) == 1 for r in fixed.picker.runners)   # a size that never moves compiles one
+    finally:
+        fixed.close()
+
+
 def test_openvino_precision_is_explicit(model_dir) -> None:
     """f32 unless asked: OpenVINO 2026 would pick bf16 on its own on CPUs with avx512_bf16 or AMX."""
     openvino = pytest.importorskip("openvino")

@@ -108,6 +108,15 @@ class ControlClient:
     def strength(self, value: float) -> dict:
         return self.request("POST", "/strength", {"value": value})
 
+    def region(self, name: str) -> dict:
+        return self.request("POST", "/region", {"name": name})
+
+    def person_strength(self, value: float) -> dict:
+        return self.request("POST", "/person-strength", {"value": value})
+
+    def background_strength(self, value: float) -> dict:
+        return self.request("POST", "/background-strength", {"value": value})
+
     def pause(self) -> dict:
         return self.request("POST", "/pause")
 
@@ -131,4 +140,13 @@ class ControlClient:
         from vcam.styles.images import read_image_file
 
         return self.request("POST", "/style-image", raw=read_image_file(Path(path)),
+                            content_type="application/octet-stream")
+
+    def background(self, path: Path | None) -> dict:
+        """Send a picture's bytes to put behind the person; None clears it."""
+        if path is None:
+            return self.request("POST", "/background/clear")
+        from vcam.styles.images import read_image_file
+
+        return self.request("POST", "/background", raw=read_image_file(Path(path)),
                             content_type="application/octet-stream")

@@ -90,9 +90,44 @@ def control_file_path() -> None:
 
 @ctl_app.command()
 def strength(ctx: typer.Context,
-             value: float = typer.Argument(..., help="0 (camera image) .. 1 (full style).")) -> None:
-    """Set how strongly the style is applied."""
-    _run(ctx, lambda c: c.strength(value))
+             value: float | None = typer.Argument(None, help="0 (camera image) .. 1 (full style)."),
+             person: float | None = typer.Option(None, "--person", help="The person's strength (person-aware mode)."),
+             background: float | None = typer.Option(None, "--background", help="The background's strength.")
+             ) -> None:
+    """Set how strongly the style is applied: everywhere, or on the person / the background (`vcam ctl strength
+    --person 0.2`; `vcam ctl region all` makes both follow the strength again)."""
+    if value is None and person is None and background is None:
+        _fail(VcamError("Give a strength, --person or --background.", "e.g. vcam ctl strength 0.5, "
+                        "vcam ctl strength --person 0.2"))
+
+    def call(c: ControlClient) -> dict:
+        result: dict = {}
+        if value is not None:
+            result = c.strength(value)
+        if person is not None:
+            result = c.person_strength(person)
+        if background is not None:
+            result = c.background_strength(background)
+        return result
+
+    _run(ctx, call)
+
+
+@ctl_app.command()
+def background(ctx: typer.Context,
+               picture: str = typer.Argument(..., help="A picture file (sent as bytes), or none to clear it.")
+               ) -> None:
+    """Person-aware mode: put a picture behind the person, painted in the style (`none`: the room again)."""
+    path = None if picture.strip().lower() in ("none", "off") else Path(picture)
+    _run(ctx, lambda c: c.background(path), timeout=15.0)
+
+
+@ctl_app.command()
+def region(ctx: typer.Context,
+           name: str = typer.Argument(..., help="all, background (paint the room, keep the person) or person.")
+           ) -> None:
+    """Person-aware mode: which part the style paints (needs the person segmenter)."""
+    _run(ctx, lambda c: c.region(name))
 
 
 @ctl_app.command()

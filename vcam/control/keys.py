@@ -2,6 +2,7 @@
 
     1-9    pick the i-th installed style        0      passthrough (no style)
     [ ]    strength -0.1 / +0.1                 b      cycle a few two-style blends
+    p      region: all -> background -> person (person-aware mode; nothing if the segmenter is unavailable)
     space  pause / resume (passthrough)         r      reset the recurrent state
     h      help (HELP_LINE)                     q      quit
 
@@ -11,10 +12,10 @@ not quit or reset.
 
 from __future__ import annotations
 
-from vcam.control.state import Controls, describe_blend
+from vcam.control.state import Controls, describe_blend, region_name
 from vcam.errors import VcamError
 
-HELP_LINE = "1-9 style  0 none  [ ] strength  b blend  space pause  r reset  h help  q quit"
+HELP_LINE = "1-9 style  0 none  [ ] strength  b blend  p region  space pause  r reset  h help  q quit"
 STRENGTH_STEP = 0.1
 MAX_BLENDS = 4
 
@@ -37,7 +38,7 @@ def _key_char(key: int | str) -> str | None:
 
 
 def handle_key(key: int | str, controls: Controls) -> str | None:
-    """Apply one key press. Returns the action taken ('style', 'none', 'strength', 'blend', 'pause', 'reset',
+    """Apply one key press. Returns the action taken ('style', 'none', 'strength', 'blend', 'region', 'pause', 'reset',
     'help', 'quit') or None for a key that means nothing here."""
     ch = _key_char(key)
     if ch is None:
@@ -55,6 +56,12 @@ def handle_key(key: int | str, controls: Controls) -> str | None:
     if ch in "[]":
         controls.nudge_strength(STRENGTH_STEP if ch == "]" else -STRENGTH_STEP)
         return "strength"
+    if ch == "p":
+        try:
+            controls.cycle_region()
+        except VcamError:      # no person segmenter: the key does nothing (vcam ctl region says why)
+            return None
+        return "region"
     if ch == "0":
         controls.set_style("none")
         return "none"
@@ -87,4 +94,7 @@ def status_line(controls: Controls) -> str:
     """A one-line summary the terminal prints after a key (the preview shows the same in its HUD)."""
     look = controls.look()
     paused = "  [paused]" if controls.snapshot().paused else ""
-    return f"style {describe_blend(look['blend'])}  strength {look['strength']:.1f}  quality {look['quality']}{paused}"
+    region = region_name(look.get("person"), look.get("background"))
+    where = "" if region == "all" else f"  region {region}"
+    return (f"style {describe_blend(look['blend'])}  strength {look['strength']:.1f}{where}  "
+            f"quality {look['quality']}{paused}")

@@ -1,9 +1,14 @@
-"""Named looks (blend, strength, quality) in one JSON file in the user's config dir (see paths.py).
+"""Named looks (blend, strength, quality, person-aware strengths) in one JSON file in the user's config dir (see
+paths.py).
 
 File format (``presets.json``)::
 
     {"format": "vcam-presets", "version": 1,
-     "presets": {"calm": {"blend": {"starry_night": 0.7, "udnie": 0.3}, "strength": 0.8, "quality": "auto"}}}
+     "presets": {"calm": {"blend": {"starry_night": 0.7, "udnie": 0.3}, "strength": 0.8, "quality": "auto"},
+                 "room": {"blend": {"udnie": 1.0}, "strength": 1.0, "quality": "auto", "person": 0.0}}}
+
+``person`` / ``background`` (0..1) are optional: absent, that region follows ``strength`` (files written before
+person-aware mode read unchanged; such a look paints everything).
 
 Names are ``[A-Za-z0-9_-]{1,40}``: they are keys in this file, never paths.
 """
@@ -39,6 +44,8 @@ class Look:
     blend: dict[str, float]
     strength: float = 1.0
     quality: str = "auto"
+    person: float | None = None        # None: follows strength
+    background: float | None = None
 
     @classmethod
     def from_dict(cls, data: object, where: str) -> Look:
@@ -53,10 +60,21 @@ class Look:
             raise VcamError(f"{where} has a bad strength {strength!r} (0..1 expected).")
         if quality not in QUALITIES:
             raise VcamError(f"{where} has a bad quality {quality!r} (one of {', '.join(QUALITIES)}).")
-        return cls(blend={k: float(v) for k, v in blend.items()}, strength=float(strength), quality=quality)
+        regions = {}
+        for key in ("person", "background"):
+            v = data.get(key)
+            if v is not None and (not _is_number(v) or not 0 <= v <= 1):
+                raise VcamError(f"{where} has a bad {key} strength {v!r} (0..1 expected).")
+            regions[key] = None if v is None else float(v)
+        return cls(blend={k: float(v) for k, v in blend.items()}, strength=float(strength), quality=quality,
+                   **regions)
 
     def to_dict(self) -> dict:
-        return {"blend": dict(self.blend), "strength": self.strength, "quality": self.quality}
+        out: dict = {"blend": dict(self.blend), "strength": self.strength, "quality": self.quality}
+        for key, v in (("person", self.person), ("background", self.background)):
+            if v is not None:
+                out[key] = v
+        return out
 
 
 class PresetStore:
@@ -155,7 +173,8 @@ def apply_preset(controls: Controls, name: str, store: PresetStore | None = None
     store = store or PresetStore()
     look = store.get(name)
     try:
-        controls.apply_look(look.blend, look.strength, look.quality, ease=ease)
+        controls.apply_look(look.blend, look.strength, look.quality, ease=ease, person=look.person,
+                            background=look.background)
     except VcamError as exc:
         raise VcamError(f"Preset {name!r} cannot be applied: {exc.message}",
                         exc.hint or f"Re-save it, or edit {store.path}.") from exc

@@ -16,6 +16,9 @@ API (every response is a JSON object; errors are ``{"ok": false, "error": "...",
     POST /style         {"name": "starry_night"}          "none" = passthrough
     POST /blend         {"weights": {"starry_night": 0.7, "udnie": 0.3}}   normalised to sum 1
     POST /strength      {"value": 0.5}                    0..1
+    POST /region        {"name": "all" | "background" | "person"}   person-aware mode (needs person.onnx)
+    POST /person-strength      {"value": 0.2}             the person's strength, 0..1
+    POST /background-strength  {"value": 0.8}             the background's; /region "all" makes both follow
     POST /pause         (no body)                         passthrough, style settings kept
     POST /resume        (no body)
     POST /reset         (no body)                         forget the network's recurrent state
@@ -26,6 +29,9 @@ API (every response is a JSON object; errors are ``{"ok": false, "error": "...",
                         50 MP): any picture as a style, cross-faded in; a non-image, a truncated file or a
                         decompression bomb is a 400 and the stream keeps its style. Answers {"ok", "style",
                         "encode_ms", "state"}. The endpoint never takes file paths.
+    POST /background    the picture's bytes (as /style-image): put it behind the person, painted in the style
+                        (person-aware mode; needs person.onnx)
+    POST /background/clear  (no body)                     the camera's own room again
 
 A POST answers ``{"ok": true, "state": {...}}`` with the state after the change; style and strength changes ease in
 over ``transition_s``. Rules that keep web pages out: the Host header must be 127.0.0.1 or localhost (DNS
@@ -75,15 +81,21 @@ POST_SCHEMAS: dict[str, dict[str, object]] = {
     "/style": {"name": str},
     "/blend": {"weights": dict},
     "/strength": {"value": NUMBER},
+    "/region": {"name": str},
+    "/person-strength": {"value": NUMBER},
+    "/background-strength": {"value": NUMBER},
     "/pause": {},
     "/resume": {},
     "/reset": {},
+    "/background/clear": {},
     "/quality": {"mode": str},
     "/preset/save": {"name": str},
     "/preset/load": {"name": str},
 }
 GET_ROUTES = ("/", "/status")
 IMAGE_ROUTE = "/style-image"      # a body of picture bytes, not JSON
+BACKDROP_ROUTE = "/background"     # the same, for the picture behind the person
+IMAGE_ROUTES = (IMAGE_ROUTE, BACKDROP_ROUTE)
 IMAGE_TYPES = ("application/octet-stream",)   # and every image/*
 
 
@@ -219,6 +231,14 @@ class ControlServer:
                 c.set_blend(body["weights"])
             elif route == "/strength":
                 c.set_strength(body["value"])
+            elif route == "/region":
+                c.set_region(body["name"])
+            elif route == "/person-strength":
+                c.set_person_strength(body["value"])
+            elif route == "/background-strength":
+                c.set_background_strength(body["value"])
+            elif route == "/background/clear":
+                c.set_backdrop(None)
             elif route == "/pause":
                 c.set_paused(True)
             elif route == "/resume":
@@ -247,6 +267,18 @@ class ControlServer:
         except VcamError as exc:
             raise BadRequest(400, exc.message, exc.hint) from exc
         return {"ok": True, **out, "state": self.controls.as_dict()}
+
+    def post_backdrop(self, data: bytes) -> dict:
+        import cv2
+
+        from vcam.styles.images import decode_image
+
+        try:
+            rgb = decode_image(data, "The background picture")
+            self.controls.set_backdrop(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        except VcamError as exc:
+            raise BadRequest(400, exc.message, exc.hint) from exc
+        return {"ok": True, "state": self.controls.as_dict()}
 
     def authorised(self, header: str | None) -> bool:
         scheme, _, value = (header or "").partition(" ")
@@ -283,7 +315,9 @@ def validate_body(route: str, raw: bytes) -> dict:
 
 
 _EXAMPLES = {"/style": '{"name": "starry_night"}', "/blend": '{"weights": {"starry_night": 0.7, "udnie": 0.3}}',
-             "/strength": '{"value": 0.5}', "/quality": '{"mode": "auto"}', "/preset/save": '{"name": "calm"}',
+             "/strength": '{"value": 0.5}', "/region": '{"name": "background"}',
+             "/person-strength": '{"value": 0.2}', "/background-strength": '{"value": 0.8}',
+             "/quality": '{"mode": "auto"}', "/preset/save": '{"name": "calm"}',
              "/preset/load": '{"name": "calm"}'}
 
 
@@ -451,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         route = self._route()
         if route in GET_ROUTES:
             raise BadRequest(405, f"{route} answers GET only.", allow="GET, HEAD")
-        if route in POST_SCHEMAS or route == IMAGE_ROUTE:
+        if route in POST_SCHEMAS or route in IMAGE_ROUTES:
             raise BadRequest(405, f"{route} answers POST only.", allow="POST")
         raise BadRequest(404, f"No route {route}.", "GET / lists the routes.")
 
@@ -463,8 +497,8 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/status":
             self._send(200, app.status())
         elif route == "/":
-            self._send(200, {"ok": True, "get": list(GET_ROUTES), "post": [*POST_SCHEMAS, IMAGE_ROUTE]})
-        elif route in POST_SCHEMAS or route == IMAGE_ROUTE:
+            self._send(200, {"ok": True, "get": list(GET_ROUTES), "post": [*POST_SCHEMAS, *IMAGE_ROUTES]})
+        elif route in POST_SCHEMAS or route in IMAGE_ROUTES:
             raise BadRequest(405, f"{route} answers POST only.", allow="POST")
         else:
             raise BadRequest(404, f"No route {route}.", "GET / lists the routes.")
@@ -473,8 +507,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._check_origin()
         self._check_auth()
         route = self._route()
-        if route == IMAGE_ROUTE:
-            self._post_image()
+        if route in IMAGE_ROUTES:
+            self._post_image(route)
             return
         if route not in POST_SCHEMAS:
             if route in GET_ROUTES:
@@ -488,10 +522,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = validate_body(route, raw)
         self._send(200, self.server.app.post(route, body))
 
-    def _post_image(self) -> None:
+    def _post_image(self, route: str) -> None:
         ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if not (ctype.startswith("image/") or ctype in IMAGE_TYPES):
-            raise BadRequest(415, f"{IMAGE_ROUTE} takes the picture's bytes with Content-Type image/* or "
-                                  "application/octet-stream.", "vcam ctl style-image PATH sends a file.")
+            cmd = "style-image" if route == IMAGE_ROUTE else "background"
+            raise BadRequest(415, f"{route} takes the picture's bytes with Content-Type image/* or "
+                                  f"application/octet-stream.", f"vcam ctl {cmd} PATH sends a file.")
         data = self._read_body(self.server.app.max_image_bytes)
-        self._send(200, self.server.app.post_image(data))
+        app = self.server.app
+        self._send(200, app.post_image(data) if route == IMAGE_ROUTE else app.post_backdrop(data))

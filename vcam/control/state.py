@@ -14,6 +14,10 @@ transition never jumps):
 - a style -> passthrough ("none"): the weights stay where they are and the strength fades out to 0; only then
   do the weights become empty (the engine's passthrough).
 - strength changes ease the same way; pause, reset and quality take effect on the next frame.
+- person-aware mode: the person and background strengths (each a number, or None = follow the strength; the
+  regions "background" / "person" are person 0 / background 0) ease with the strength, and fade in and out with
+  it from and to passthrough. The snapshot carries them only while one is set (or easing to or from one), so an
+  engine sees None and skips the matte when person mode is off.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from dataclasses import dataclass, field
 from vcam.errors import VcamError
 
 QUALITIES = ("auto", "low", "medium", "high")
+REGIONS = ("all", "background", "person")
+# A region is a pair of overrides (person, background): None follows the strength.
+REGION_OVERRIDES: dict[str, tuple[float | None, float | None]] = {
+    "all": (None, None), "background": (0.0, None), "person": (None, 0.0)}
 NONE_NAMES = ("none", "passthrough")
 MAX_TRANSITION_S = 10.0
 
@@ -40,6 +48,38 @@ class ControlState:
     quality: str = "auto"
     target: dict[str, float] = field(default_factory=dict)  # where the blend is heading
     transitioning: bool = False
+    person_strength: float | None = None      # eased, 0..1; None (with background None) = person mode off
+    background_strength: float | None = None  # eased, 0..1
+    # A picture behind the person (BGR uint8, any size; None = the camera's own room); the token changes with it.
+    backdrop: object | None = None
+    backdrop_token: int = 0
+
+
+def region_strengths(state: ControlState) -> tuple[float, float]:
+    """(person, background) strengths for a frame: an unset one follows the strength."""
+    p, b = state.person_strength, state.background_strength
+    return (state.strength if p is None else p), (state.strength if b is None else b)
+
+
+def resolve_region(region: str, person: float | None = None,
+                   background: float | None = None) -> tuple[float | None, float | None]:
+    """`--region` plus explicit `--person-strength` / `--background-strength` -> the (person, background) overrides:
+    an explicit strength wins over the region's, None follows the strength."""
+    p, b = Controls._check_region(region)
+    p = p if person is None else Controls._check_strength(person)
+    b = b if background is None else Controls._check_strength(background)
+    return p, b
+
+
+def region_name(person: float | None, background: float | None) -> str:
+    """'all', 'background' (only the background painted), 'person', or 'custom' for other settings."""
+    if person is None and background is None:
+        return "all"
+    if person == 0.0 and background != 0.0:
+        return "background"
+    if background == 0.0 and person != 0.0:
+        return "person"
+    return "custom"
 
 
 def _smoothstep(x: float) -> float:
@@ -65,21 +105,31 @@ def _is_number(v: object) -> bool:
 class Controls:
     def __init__(self, styles: tuple[str, ...], blend: dict[str, float] | None = None, strength: float = 1.0,
                  transition_s: float = 0.3, clock: Callable[[], float] = time.monotonic,
-                 quality: str = "auto") -> None:
+                 quality: str = "auto", person_strength: float | None = None,
+                 background_strength: float | None = None) -> None:
         self.styles = tuple(styles)
         self.transition_s = self._check_transition(transition_s)
         self._clock = clock
         self._lock = threading.Lock()
         target = self._normalise(blend or {})
         self._strength = self._check_strength(strength)   # the user's setting
+        self._person = self._check_optional(person_strength)      # None = follow the strength
+        self._background = self._check_optional(background_strength)
+        # Called before person mode is switched on (the runner installs a check that the segmenter can load): a
+        # missing person.onnx is refused at the request, with the reason, and the look stays as it was.
+        self.person_check: Callable[[], None] | None = None
         self._target_w = target                             # the user's blend; {} = passthrough
         # The eased segment currently shown: from -> to, started at _t_change (None = at rest on the target).
         self._from_w = dict(target)
         self._to_w = dict(target)
         self._from_s = self._to_s = self._strength
+        self._from_pb = self._to_pb = self._region_now()
+        self._from_ovr = self._to_ovr = self._overridden()
         self._t_change: float | None = None
         self._paused = False
         self._reset_token = 0
+        self._backdrop = None          # BGR uint8 picture behind the person (not stored in presets: it is bytes)
+        self._backdrop_token = 0
         self._quality = self._check_quality(quality)
         self.version = 0                  # bumps on every change (status endpoints, tests)
 
@@ -105,6 +155,20 @@ class Controls:
             raise VcamError(f"Strength must be a number between 0 and 1 (got {v!r}).")
         return float(v)
 
+    @classmethod
+    def _check_optional(cls, v: float | None) -> float | None:
+        return None if v is None else cls._check_strength(v)
+
+    @staticmethod
+    def _check_region(name: str) -> tuple[float | None, float | None]:
+        if not isinstance(name, str) or name.strip().lower() not in REGIONS:
+            raise VcamError(f"Unknown region {name!r}.", "Choose one of: " + ", ".join(REGIONS))
+        return REGION_OVERRIDES[name.strip().lower()]
+
+    def _check_person(self, person: float | None, background: float | None) -> None:
+        if (person is not None or background is not None) and self.person_check is not None:
+            self.person_check()
+
     @staticmethod
     def _check_quality(q: str) -> str:
         if q not in QUALITIES:
@@ -123,40 +187,58 @@ class Controls:
         return {} if name.strip().lower() in NONE_NAMES else self._normalise({name: 1.0})
 
     # -- current eased values (lock held) -----------------------------------------------------------
+    def _overridden(self) -> bool:
+        return self._person is not None or self._background is not None
+
+    def _region_now(self, strength: float | None = None) -> tuple[float, float]:
+        s = self._strength if strength is None else strength
+        return (s if self._person is None else self._person), (s if self._background is None else self._background)
+
     def _progress(self, now: float) -> float:
         if self._t_change is None or self.transition_s <= 0:
             return 1.0
         return _smoothstep((now - self._t_change) / self.transition_s)
 
-    def _current(self, now: float) -> tuple[dict[str, float], float, bool]:
+    def _current(self, now: float) -> tuple[dict[str, float], float, bool, tuple[float, float] | None]:
+        """The eased blend, strength, whether easing, and the eased (person, background) strengths (None while
+        person mode is off and not easing to or from it)."""
         a = self._progress(now)
         if a >= 1.0:
             self._t_change = None
-            return dict(self._target_w), self._strength, False
+            return dict(self._target_w), self._strength, False, (self._region_now() if self._overridden() else None)
         names = set(self._from_w) | set(self._to_w)
         w = {n: (1 - a) * self._from_w.get(n, 0.0) + a * self._to_w.get(n, 0.0) for n in names}
-        return {n: v for n, v in w.items() if v > 0}, (1 - a) * self._from_s + a * self._to_s, True
+        pb = None
+        if self._from_ovr or self._to_ovr:
+            pb = ((1 - a) * self._from_pb[0] + a * self._to_pb[0], (1 - a) * self._from_pb[1] + a * self._to_pb[1])
+        return {n: v for n, v in w.items() if v > 0}, (1 - a) * self._from_s + a * self._to_s, True, pb
 
-    def _begin(self, weights: dict[str, float] | None, strength: float | None) -> None:
+    def _begin(self, weights: dict[str, float] | None, strength: float | None,
+               overrides: tuple[float | None, float | None] | None = None) -> None:
         now = self._clock()
-        cur_w, cur_s, _ = self._current(now)
+        cur_w, cur_s, _, cur_pb = self._current(now)
+        from_ovr = cur_pb is not None
+        cur_pb = cur_pb if cur_pb is not None else (cur_s, cur_s)
         if weights is not None:
             self._target_w = weights
         if strength is not None:
             self._strength = strength
+        if overrides is not None:
+            self._person, self._background = overrides
         self.version += 1
         if not cur_w:
             if not self._target_w:
                 self._t_change = None      # passthrough stays passthrough: nothing to ease
                 return
             # From passthrough, fade the look in by strength rather than blending from nothing.
-            cur_w, cur_s = dict(self._target_w), 0.0
-        self._from_w, self._from_s = cur_w, cur_s
+            cur_w, cur_s, cur_pb = dict(self._target_w), 0.0, (0.0, 0.0)
+        self._from_w, self._from_s, self._from_pb, self._from_ovr = cur_w, cur_s, cur_pb, from_ovr
+        self._to_ovr = self._overridden()
         if self._target_w:
-            self._to_w, self._to_s = dict(self._target_w), self._strength
+            self._to_w, self._to_s, self._to_pb = dict(self._target_w), self._strength, self._region_now()
         else:
             # To passthrough: hold the weights (they must keep summing to 1) and fade the strength out.
-            self._to_w, self._to_s = dict(cur_w), 0.0
+            self._to_w, self._to_s, self._to_pb = dict(cur_w), 0.0, (0.0, 0.0)
         self._t_change = now
 
     # -- setters (any thread) -----------------------------------------------------------------------
@@ -190,6 +272,53 @@ class Controls:
             v = round(min(1.0, max(0.0, self._strength + delta)), 6)
             self._begin(None, v)
 
+    def set_region(self, name: str) -> None:
+        """all | background | person: which part is painted at the strength (the other at 0)."""
+        pb = self._check_region(name)
+        self._check_person(*pb)
+        with self._lock:
+            self._begin(None, None, pb)
+
+    def set_person_strength(self, value: float | None) -> None:
+        """The person's strength (None: follow the strength)."""
+        v = self._check_optional(value)
+        with self._lock:
+            pb = (v, self._background)
+        self._check_person(*pb)
+        with self._lock:
+            self._begin(None, None, (v, self._background))
+
+    def set_background_strength(self, value: float | None) -> None:
+        """The background's strength (None: follow the strength)."""
+        v = self._check_optional(value)
+        with self._lock:
+            pb = (self._person, v)
+        self._check_person(*pb)
+        with self._lock:
+            self._begin(None, None, (self._person, v))
+
+    def cycle_region(self) -> str:
+        """all -> background -> person -> all (a key); returns the new region."""
+        with self._lock:
+            cur = region_name(self._person, self._background)
+        nxt = REGIONS[(REGIONS.index(cur) + 1) % len(REGIONS)] if cur in REGIONS else "all"
+        self.set_region(nxt)
+        return nxt
+
+    def set_backdrop(self, picture: object | None) -> None:
+        """A picture (BGR uint8 HxWx3) to put behind the person, or None for the camera's room again."""
+        if picture is not None:
+            import numpy as np
+
+            if not isinstance(picture, np.ndarray) or picture.dtype != np.uint8 or picture.ndim != 3 \
+                    or picture.shape[2] != 3:
+                raise VcamError("A background picture must be a decoded colour image.")
+            self._check_person(0.0, None)
+        with self._lock:
+            self._backdrop = picture
+            self._backdrop_token += 1
+            self.version += 1
+
     def set_paused(self, paused: bool) -> None:
         with self._lock:
             self._paused = bool(paused)
@@ -217,15 +346,19 @@ class Controls:
             self.transition_s = t
             self.version += 1
 
-    def apply_look(self, blend: Mapping[str, float], strength: float, quality: str, ease: bool = True) -> None:
-        """Set blend, strength and quality at once (a preset): all validated before anything changes.
+    def apply_look(self, blend: Mapping[str, float], strength: float, quality: str, ease: bool = True,
+                   person: float | None = None, background: float | None = None) -> None:
+        """Set blend, strength, quality and the region strengths at once (a preset: a look without person or
+        background strengths paints everything): all validated before anything changes.
 
         ``ease=False`` jumps straight there (before the first frame, e.g. `vcam run --preset`).
         """
         w, s, q = self._normalise(blend), self._check_strength(strength), self._check_quality(quality)
+        pb = (self._check_optional(person), self._check_optional(background))
+        self._check_person(*pb)
         with self._lock:
             self._quality = q
-            self._begin(w, s)
+            self._begin(w, s, pb)
             if not ease:
                 self._t_change = None
 
@@ -233,21 +366,34 @@ class Controls:
     def snapshot(self) -> ControlState:
         """What the engine uses for the next frame (the pipeline calls this once per frame)."""
         with self._lock:
-            w, s, moving = self._current(self._clock())
+            w, s, moving, pb = self._current(self._clock())
+            p, b = pb if pb is not None else (None, None)
             return ControlState(weights=w, strength=s, paused=self._paused, reset_token=self._reset_token,
-                                quality=self._quality, target=dict(self._target_w), transitioning=moving)
+                                backdrop=self._backdrop, backdrop_token=self._backdrop_token,
+                                quality=self._quality, target=dict(self._target_w), transitioning=moving,
+                                person_strength=p, background_strength=b)
 
     def look(self) -> dict:
-        """The user's settings (targets, not eased values): what a preset stores."""
+        """The user's settings (targets, not eased values): what a preset stores. "person" and "background" appear
+        only when set (absent: they follow the strength)."""
         with self._lock:
-            return {"blend": dict(self._target_w), "strength": self._strength, "quality": self._quality}
+            out: dict = {"blend": dict(self._target_w), "strength": self._strength, "quality": self._quality}
+            for key, v in (("person", self._person), ("background", self._background)):
+                if v is not None:
+                    out[key] = v
+            return out
 
     def as_dict(self) -> dict:
         """Everything a status report shows, read under one lock so the fields agree."""
         with self._lock:
-            w, s, moving = self._current(self._clock())
+            w, s, moving, pb = self._current(self._clock())
             return {"styles": list(self.styles), "style": describe_blend(self._target_w),
                     "blend": dict(self._target_w), "current": w, "strength": self._strength,
                     "current_strength": round(s, 6), "paused": self._paused, "quality": self._quality,
                     "transition_s": self.transition_s, "transitioning": moving,
-                    "reset_token": self._reset_token, "version": self.version}
+                    "reset_token": self._reset_token, "version": self.version,
+                    "background_image": None if self._backdrop is None else
+                    f"{self._backdrop.shape[1]}x{self._backdrop.shape[0]}",
+                    "region": region_name(self._person, self._background), "person_strength": self._person,
+                    "background_strength": self._background,
+                    "current_region": None if pb is None else [round(pb[0], 6), round(pb[1], 6)]}

@@ -24,8 +24,16 @@ def create_engine(cfg: RunConfig, manifest: Manifest | None, say: Callable[[str]
     if cfg.engine not in ENGINE_KINDS:
         raise VcamError(f"Unknown engine {cfg.engine!r}.", "Choose one of: " + ", ".join(ENGINE_KINDS))
     if cfg.engine == "passthrough" or manifest is None:
+        if cfg.person_mode:
+            raise VcamError("Person options (--region, --person-strength, --background-strength, --background) need "
+                            "a style engine and model.", "Use --engine cpu (or auto) with an installed model.")
         return PassthroughEngine()
-    if cfg.engine in ("auto", "tensorrt"):
+    if cfg.person_mode and cfg.engine == "tensorrt":
+        raise VcamError("Person options run on the CPU engine only for now.",
+                        "Use --engine cpu (or auto), or drop --region / --person-strength / --background-strength / "
+                        "--background.")
+    # "auto" with person options: the CPU engine, which has the person stage (the TensorRT one does not yet).
+    if cfg.engine in ("auto", "tensorrt") and not cfg.person_mode:
         engine = _try_gpu(cfg, manifest, say, codes)
         if engine is not None:
             return engine

@@ -4,7 +4,9 @@ carried between frames and the governor (vcam.engines.governor) holding the fram
 
 Per frame: downscale + convert (pre), the network or a cheaper stand-in the governor picked (infer: run it; reuse:
 the scene is static; warp: alternate frames, warp the last output with DIS flow), guided upsampling into one reused
-output buffer (post). The state resets (keep = 0) on the first frame, after a size change, on a scene cut (a large
+output buffer (post); in person-aware mode (vcam.person) the upsampling runs at strength 1 and the per-pixel
+person/background blend (vcam.ops.region) follows it in the same stage, so the governor counts its cost. The state
+resets (keep = 0) on the first frame, after a size change, on a scene cut (a large
 change of a tiny thumbnail) and when the user asks (reset_token).
 """
 
@@ -18,7 +20,7 @@ import cv2
 import numpy as np
 
 from vcam.config import RunConfig, Size
-from vcam.control.state import ControlState
+from vcam.control.state import ControlState, region_strengths
 from vcam.engines.cpu_runtime import (
     RUNTIMES,
     Runner,
@@ -36,6 +38,9 @@ from vcam.memory import limit_malloc_arenas, pin_mmap_threshold
 from vcam.ops.guided import GuidedUpsampler
 from vcam.ops.params import SCENE
 from vcam.ops.preprocess import Preprocessor
+from vcam.ops.region import SAME, RegionBlender
+from vcam.person import PersonMatting, person_model_path
+from vcam.person.backdrop import Backdrop
 from vcam.styles import Manifest, StyleCodes, verify_onnx
 
 # The share of the governor's frame budget the picker may fill when it saves CPU: the governor steps down when the
@@ -70,8 +75,16 @@ class CpuEngine:
         self._dis = None
         limit_malloc_arenas()   # before the runtimes start their threads: see vcam.memory
         pin_mmap_threshold()    # before the buffers: large blocks go back to the OS when a size changes
+        # Person-aware mode: nothing is opened unless a person option is used (at start here, or live on the
+        # request's thread through load_person); a missing or corrupt person.onnx is refused with its reason.
+        self.person = PersonMatting(*person_model_path(manifest, cfg.person_model))
+        if cfg.person_mode:
+            self.person.load()
+        self._region = RegionBlender()
+        self._backdrop = Backdrop(self._stylize_still)
         self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads,
                                          resolve_precision(cfg.cpu_precision))
+        self._prewarm()
         self._configure(cfg.size)
 
     # -- runtime and thread choice --------------------------------------------------------------------------
@@ -118,6 +131,16 @@ class CpuEngine:
         self.probe_ms = {}
         return RunnerPicker(runners)
 
+    def _prewarm(self) -> None:
+        """Compile the rung below the start one beside it on every runner: the governor's first move is usually down
+        (it starts at the best picture that may fit), and a compile then would grow memory minutes into the run."""
+        gov = self.governor
+        if not gov.adapting or gov.rung == 0:
+            return
+        sizes = [gov.ladder[gov.rung - 1].padded, gov.internal.padded]
+        for r in self.picker.runners:
+            r.prewarm([(s.height, s.width) for s in sizes])
+
     def _probe(self, runners: list[Runner]) -> list[float]:
         """Time the candidates on a synthetic frame at the default internal size (interleaved rounds)."""
         internal = self.governor.internal.padded
@@ -137,6 +160,7 @@ class CpuEngine:
         self._size = size
         self.governor.set_output(size)
         self._out = np.empty((size.height, size.width, 3), np.uint8)
+        self._full_styl: np.ndarray | None = None    # person mode's strength-1 picture, allocated on first use
         self._internal = None
         self._configure_internal()
 
@@ -179,6 +203,12 @@ class CpuEngine:
     def reset(self) -> None:
         self._keep[0, 0] = 0.0
         self._have_output = False
+        self.person.tracker.reset()
+
+    def load_person(self) -> None:
+        """Open the person segmenter now (the controls call it before person mode goes on live); raises the
+        VcamError that says why it cannot be used."""
+        self.person.load()
 
     # -- the frame ------------------------------------------------------------------------------------------
     def step(self, image: np.ndarray, controls: ControlState) -> np.ndarray:
@@ -221,10 +251,38 @@ class CpuEngine:
         else:
             self._frames_since_infer += 1
         t2 = time.perf_counter()
-        self._up(src, pre.guide, image, controls.strength, out=self._out)
+        sp, sb = region_strengths(controls)
+        backdrop = controls.backdrop is not None
+        person = (abs(sp - sb) >= SAME or backdrop) and (self.person.ready or self.person.try_load())
+        repaint_ms = 0.0
+        if person:
+            if self._full_styl is None:
+                self._full_styl = np.empty_like(self._out)
+            self._up(src, pre.guide, image, 1.0, out=self._full_styl)
+            matte = self.person(image)
+            if backdrop:
+                repaints = self._backdrop.repaints
+                self._backdrop.update(controls.backdrop, controls.backdrop_token, (size.width, size.height),
+                                      style, controls.transitioning)
+                repaint_ms = self._backdrop.ms if self._backdrop.repaints != repaints else 0.0
+                self._region.composite(image, self._full_styl, matte, sp, self._backdrop.layer(sb), out=self._out)
+            else:
+                self._region(image, self._full_styl, matte, sp, sb, out=self._out)
+        else:
+            # Equal strengths (the usual case): the one fused upsample-and-blend, no matte. A segmenter that
+            # cannot load leaves the plain strength.
+            self.person.skip()
+            self._up(src, pre.guide, image, sp if abs(sp - sb) < SAME else controls.strength, out=self._out)
+        if self._backdrop.active and not backdrop:
+            self._backdrop.update(None, controls.backdrop_token, (size.width, size.height), style, False)
         t3 = time.perf_counter()
-        self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000}
-        self.governor.record(action, (t3 - t0) * 1000, (t2 - t1) * 1000)
+        self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000,
+                        "person": self.person.ms if person else 0.0}
+        if repaint_ms:
+            self.timings["backdrop"] = repaint_ms
+        # A backdrop repaint is a one-off (a new picture or style), not the frame's steady cost: the governor
+        # would otherwise step the picture down for it.
+        self.governor.record(action, (t3 - t0) * 1000 - repaint_ms, (t2 - t1) * 1000)
         # The picker may save CPU within what the budget leaves, only at the best picture (elsewhere the fastest
         # runner lets the governor climb) and only live: runs over every frame (demo, files) want throughput.
         if action == "infer" and self.cfg.realtime:
@@ -249,6 +307,20 @@ class CpuEngine:
         np.copyto(self._infer_thumb, self._pre.thumb)
         np.copyto(self._infer_gray, self._pre.gray_small)
 
+    def _stylize_still(self, picture: np.ndarray, style: np.ndarray) -> np.ndarray:
+        """The backdrop picture (output size, BGR) painted at strength 1: two network passes at the current internal
+        size, the second with the first's state, so a still picture gets the look a settled video frame has. Its
+        buffers are allocated per call: this runs once per picture and style, never per frame."""
+        internal = self._internal
+        pre = Preprocessor(self._size, internal.size, internal.padded, guide=self.upsample == "guided")
+        blob = pre(picture)
+        states = [np.zeros_like(self._states[0]) for _ in range(2)]
+        out = np.empty_like(self._stylized)
+        runner = self.picker.runner
+        for i, keep in enumerate((0.0, 1.0)):
+            runner.run(blob, states[i], np.full((1, 1), keep, np.float32), style, out, states[1 - i])
+        return self._up(out, pre.guide, picture, 1.0, out=np.empty_like(self._out))
+
     def _warp(self, gray: np.ndarray) -> np.ndarray:
         """The last network output moved to the current frame with DIS flow (current -> last inferred)."""
         if self._dis is None:
@@ -271,9 +343,11 @@ class CpuEngine:
         return {"engine": self.name, "runtime": r.runtime, "precision": r.precision, "threads": r.threads,
                 "internal_size": str(internal.size), "network_size": str(internal.padded),
                 "governor": self.governor.summary(), "governor_state": self.governor.state(),
-                "probe_ms": self.probe_ms, "styles": list(self.codes.styles), "model": self.path.name}
+                "probe_ms": self.probe_ms, "styles": list(self.codes.styles), "model": self.path.name,
+                "person": self.person.info()}
 
     def close(self) -> None:
         if getattr(self, "_up", None) is not None:
             self._up.close()
         self.picker.close()
+        self.person.close()

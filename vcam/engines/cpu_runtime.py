@@ -45,20 +45,27 @@ class Runner(Protocol):
         """One step; the outputs are written into ``stylized`` and ``new_state`` (preallocated, C-contiguous)."""
         ...
 
+    def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
+        """Prepare these (h, w) network sizes now, so a later governor step allocates nothing new."""
+        ...
+
     def close(self) -> None: ...
 
 
-def _bad_model(path: Path, exc: Exception) -> ModelError:
-    return ModelError(f"The model file {path} cannot be loaded: it is corrupt, truncated or not a vcam model "
-                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}).",
-                      "Reinstall vcam, or re-export the model with `vcam export`.")
+def _bad_model(path: Path, exc: Exception, what: str = "a vcam model",
+               hint: str = "Reinstall vcam, or re-export the model with `vcam export`.") -> ModelError:
+    # ``what`` / ``hint``: other graphs (the person segmenter) reuse the message with their own remedy.
+    return ModelError(f"The model file {path} cannot be loaded: it is corrupt, truncated or not {what} "
+                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}).", hint)
 
 
-def _check_io(path: Path, inputs: Sequence[str], outputs: Sequence[str]) -> None:
-    if tuple(inputs) != INPUTS or tuple(outputs) != OUTPUTS:
+def _check_io(path: Path, inputs: Sequence[str], outputs: Sequence[str],
+              want: tuple[Sequence[str], Sequence[str]] = (INPUTS, OUTPUTS),
+              hint: str = "Re-export it with this vcam (`vcam export`).") -> None:
+    want_in, want_out = tuple(want[0]), tuple(want[1])
+    if tuple(inputs) != want_in or tuple(outputs) != want_out:
         raise ModelError(f"The model file {path} has inputs {list(inputs)} and outputs {list(outputs)}; "
-                         f"vcam expects {list(INPUTS)} -> {list(OUTPUTS)}.",
-                         "Re-export it with this vcam (`vcam export`).")
+                         f"vcam expects {list(want_in)} -> {list(want_out)}.", hint)
 
 
 def _port_name(port, want: str) -> str:
@@ -99,6 +106,9 @@ class OrtRunner:
         for name, arr in zip(OUTPUTS, (stylized, new_state), strict=True):
             b.bind_output(name, "cpu", 0, np.float32, list(arr.shape), arr.ctypes.data)
         self.session.run_with_iobinding(b)
+
+    def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
+        """Nothing to do: ONNX Runtime serves every size from its one dynamic session."""
 
     def close(self) -> None:
         self._binding = None
@@ -184,6 +194,27 @@ class OpenVinoRunner:
                 self._helper().submit(_release, [self._static.popitem(last=False)[1]])
             return req
         return self.request
+
+    def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
+        """Compile these sizes now, the last one most recently used: the governor's first step then finds its rung
+        compiled, and resident memory reaches its plateau at start instead of minutes into a run (issue 14's soak:
+        +28% between minutes 1 and 3, when the first step down compiled a second size on each runner)."""
+        if self.style_dim is None:
+            return
+        for hw in list(sizes)[-self.max_static:]:
+            if hw in self._static:
+                self._static.move_to_end(hw)
+            else:
+                self._static[hw] = self._compile_static(hw)
+            # OpenVINO allocates a compiled graph's scratch memory on its first inference, not at the compile.
+            h, w = hw
+            st = self.state_stride
+            c = self._model.input("state").get_partial_shape()[1].get_length()
+            image, state = np.zeros((1, 3, h, w), np.float32), np.zeros((1, c, h // st, w // st), np.float32)
+            self.run(image, state, np.zeros((1, 1), np.float32), np.zeros((1, self.style_dim), np.float32),
+                     np.empty_like(image), np.empty_like(state))
+        while len(self._static) > self.max_static:
+            _release([self._static.popitem(last=False)[1]])
 
     def _helper(self) -> ThreadPoolExecutor:
         if self._pool is None:

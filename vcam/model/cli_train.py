@@ -19,6 +19,8 @@ _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 # --add-style: its whole budget by default (teacher outputs, training, export), measured in the README.
 ADD_STYLE_MINUTES = 5.0
 ADD_STYLE_CACHE = 512          # teacher outputs for the new style: ~25 s on 2 cores
+# --person: the shipped segmenter's budget (README, person segmenter).
+PERSON_MINUTES = 20.0
 
 
 def _need_dir(path: Path | None, default: Path, what: str) -> Path:
@@ -157,4 +159,25 @@ def run_encoder_training(out: Path, base: Path | None, style_dir: Path | None, c
         "the built-in styles stay frozen; re-run the same command to resume)")
     weights = train_encoder(cfg)
     say(f"exported {export_style_encoder(weights, manifest.directory)} into {manifest.directory}")
+    return weights
+
+
+def run_person_training(out: Path, base: Path | None, people_dir: Path | None, content_dir: Path | None,
+                        video_dir: Path | None, teacher_dir: Path | None, minutes: float, seed: int, threads: int,
+                        say: Callable[[str], None] = print) -> Path:
+    """Distil vcam's person segmenter from the MediaPipe selfie teacher, then export it into the model folder."""
+    from vcam.model.export import export_person
+    from vcam.model.selfie_teacher import require_selfie_teacher
+    from vcam.model.train_person import PersonConfig, train_person
+
+    teacher = require_selfie_teacher(teacher_dir).parent   # refuse before any work when ../shared is absent
+    manifest = load_manifest(base)
+    cfg = PersonConfig(people_dir=_need_dir(people_dir, _SHARED / "people", "people"),
+                       content_dir=_need_dir(content_dir, _SHARED / "content", "content"),
+                       video_dir=_optional_dir(video_dir, _SHARED / "video"), teacher_dir=teacher, out=out,
+                       minutes=minutes if minutes > 0 else PERSON_MINUTES, seed=seed, threads=threads)
+    say(f"training the person segmenter from the selfie teacher -> {out} ({cfg.minutes:.0f} min; checkpoints every "
+        f"{cfg.checkpoint_seconds:.0f} s; re-run the same command to resume)")
+    weights = train_person(cfg)
+    say(f"exported {export_person(weights, manifest.directory)} into {manifest.directory}")
     return weights

@@ -256,3 +256,35 @@ def export_style_encoder(weights: Path, model_dir: Path) -> Path:
     data["version"] = VERSION
     write_manifest(Path(model_dir), data)
     return path
+
+
+PERSON_ONNX = "person.onnx"
+
+
+def export_person(weights: Path, model_dir: Path) -> Path:
+    """The trained person segmenter (safetensors) -> ``model_dir/person.onnx``, checked against torch, and recorded
+    in the model's manifest (name, hash, training): the runtime's person options then have their matte."""
+    import onnxruntime as ort
+    from safetensors import safe_open
+
+    from vcam.model.segmenter import INPUT_HW, export_segmenter
+    from vcam.model.train_person import load_person_weights
+
+    net = load_person_weights(weights)
+    with safe_open(str(weights), framework="pt") as f:
+        meta = f.metadata() or {}
+    with _one_thread():
+        path = export_segmenter(net, Path(model_dir) / PERSON_ONNX)
+        x = torch.rand(1, 3, *INPUT_HW, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ref = net(x).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["matte"], {"image": x.numpy()})[0]
+    if np.abs(got - ref).max() > PARITY_TOL * 10:
+        raise ModelError(f"The exported {path} differs from the torch segmenter by {np.abs(got - ref).max():.2e}.")
+    data = json.loads((Path(model_dir) / MANIFEST).read_text(encoding="utf-8"))
+    data.update({"person_model": PERSON_ONNX, "person_model_sha256": sha256_file(path),
+                 "person_training": {k: meta[k] for k in ("iterations", "minutes") if k in meta}})
+    data.pop("format", None)
+    data["version"] = VERSION
+    write_manifest(Path(model_dir), data)
+    return path

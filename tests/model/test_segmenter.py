@@ -1,0 +1,94 @@
+"""vcam's person segmenter: the network's interface, its ONNX export on both CPU runtimes, the distillation loss,
+and a short resumable training run from the real teacher on synthetic people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from vcam.model.segmenter import INPUT_HW, PersonNet, export_segmenter  # noqa: E402
+from vcam.model.train_person import edge_band, matte_loss  # noqa: E402
+
+
+def test_network_maps_a_frame_to_a_matte_of_its_size() -> None:
+    net = PersonNet().eval()
+    with torch.no_grad():
+        m = net(torch.rand(2, 3, *INPUT_HW))
+    assert m.shape == (2, 1, *INPUT_HW) and float(m.min()) >= 0 and float(m.max()) <= 1
+
+
+def test_export_runs_the_same_on_both_cpu_runtimes(tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    ov = pytest.importorskip("openvino")
+    torch.manual_seed(0)
+    net = PersonNet()
+    with torch.no_grad():                   # move the batch-norm statistics off their defaults, then freeze
+        net.train()(torch.rand(4, 3, *INPUT_HW))
+    net.eval()
+    path = export_segmenter(net, tmp_path / "person.onnx")
+    x = torch.rand(1, 3, *INPUT_HW)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    a = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["matte"], {"image": x.numpy()})[0]
+    b = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({"image": x.numpy()})
+    b = next(iter(b.values()))
+    assert np.abs(a - ref).max() < 1e-4 and np.abs(b - ref).max() < 1e-4
+
+
+def test_edge_band_and_loss_prefer_the_teacher_matte() -> None:
+    t = torch.zeros(1, 1, *INPUT_HW)
+    t[..., 40:100, 80:180] = 1.0
+    band = edge_band(t)
+    assert band[0, 0, 70, 80] == 1 and band[0, 0, 70, 130] == 0 and band[0, 0, 10, 10] == 0
+    good = (t * 2 - 1) * 6.0               # logits that agree with the teacher
+    assert sum(matte_loss(good, t, 4.0, 0.5).values()) < sum(matte_loss(-good, t, 4.0, 0.5).values())
+    empty = torch.zeros_like(t)             # nobody in view: the IoU term is dropped, BCE still counts
+    terms = matte_loss(torch.full_like(t, -6.0), empty, 4.0, 0.5)
+    assert float(terms["iou"]) == 0.0 and float(terms["bce"]) < 0.01
+
+
+def _synthetic_people(root: Path) -> tuple[Path, Path]:
+    """A few drawn 'people' (a head and shoulders) and rooms, so the run needs no photos of anyone."""
+    rng = np.random.default_rng(0)
+    people, content = root / "people", root / "content"
+    for folder in ("frames", "gesture", "portraits"):
+        (people / folder).mkdir(parents=True)
+    content.mkdir()
+    for i in range(4):
+        room = (rng.random((180, 320, 3)) * 255).astype(np.uint8)
+        room = cv2.GaussianBlur(room, (0, 0), 6)
+        cv2.imwrite(str(content / f"room{i}.jpg"), room)
+        person = room.copy()
+        cv2.ellipse(person, (160, 200), (110, 70), 0, 0, 360, (40, 60, 150), -1)
+        cv2.circle(person, (160, 85), 42, (120, 160, 210), -1)
+        cv2.imwrite(str(people / ("frames" if i < 2 else "gesture") / f"p{i}.jpg"), person)
+        cv2.imwrite(str(people / "portraits" / f"q{i}.jpg"), cv2.resize(person[:, 60:260], (225, 275)))
+    return people, content
+
+
+def test_training_writes_weights_resumes_and_exports(tmp_path, selfie_dir) -> None:
+    from vcam.model.export import export_person
+    from vcam.model.train_person import CHECKPOINT, PERSON_WEIGHTS, PersonConfig, train_person
+
+    people, content = _synthetic_people(tmp_path)
+    cfg = PersonConfig(people_dir=people, content_dir=content, out=tmp_path / "run", teacher_dir=selfie_dir,
+                       minutes=0.05, batch=4, threads=1, log_every=1)
+    train_person(cfg)
+    first = json.loads((cfg.out / "person.json").read_text())["iterations"]
+    assert first > 0 and (cfg.out / CHECKPOINT).is_file()
+    cfg.minutes = 0.1                        # the same command with a larger budget continues
+    train_person(cfg)
+    assert json.loads((cfg.out / "person.json").read_text())["iterations"] > first
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "manifest.json").write_text(json.dumps({"version": 2, "styles": ["a"], "onnx": "vcam.onnx"}))
+    path = export_person(cfg.out / PERSON_WEIGHTS, model)
+    man = json.loads((model / "manifest.json").read_text())
+    assert path.is_file() and man["person_model"] == "person.onnx" and len(man["person_model_sha256"]) == 64

@@ -1,0 +1,175 @@
+"""Training vcam's person segmenter (vcam.model.segmenter) by distillation from the MediaPipe selfie teacher.
+
+Each step draws augmented 256x144 frames (vcam.model.person_data), the teacher labels them, and the student learns
+the teacher's soft matte: binary cross-entropy against the teacher's probability, weighted up along the teacher's
+edges (where a call sees the cut), plus a soft-IoU term so a small person far away counts as much as a close-up.
+
+Resumable like the other trainers: a safetensors checkpoint (weights, Adam moments, the random state) every
+``checkpoint_seconds``; re-running the same command continues. The result exports to ``person.onnx`` in the model
+folder, checked against torch and recorded (name, hash) in its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from vcam.model.person_data import PeoplePool
+from vcam.model.segmenter import WIDTHS, PersonNet
+from vcam.model.train import _Progress, optimise
+
+PERSON_WEIGHTS = "person.safetensors"
+CHECKPOINT = "person_checkpoint.safetensors"
+
+
+@dataclass
+class PersonConfig:
+    people_dir: Path
+    content_dir: Path
+    out: Path
+    video_dir: Path | None = None
+    teacher_dir: Path | None = None
+    minutes: float = 20.0
+    batch: int = 24
+    lr: float = 3e-3
+    lr_min: float = 5e-5
+    w_edge: float = 4.0            # extra BCE weight on the teacher's edge band
+    w_iou: float = 0.5
+    seed: int = 0
+    threads: int = 2
+    checkpoint_seconds: float = 120.0
+    log_every: int = 25
+
+
+def edge_band(p: torch.Tensor, width: int = 5) -> torch.Tensor:
+    """1 within ``width//2`` pixels of the matte's 0.5 crossing (soft values or a hard step), else 0."""
+    hard = (p > 0.5).float()
+    grow = F.max_pool2d(hard, width, 1, width // 2)
+    shrink = -F.max_pool2d(-hard, width, 1, width // 2)
+    return ((grow - shrink) > 0).float()
+
+
+def matte_loss(logits: torch.Tensor, target: torch.Tensor, w_edge: float, w_iou: float) -> dict[str, torch.Tensor]:
+    weight = 1.0 + w_edge * edge_band(target)
+    bce = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * weight).mean()
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum((1, 2, 3))
+    union = (p + target - p * target).sum((1, 2, 3))
+    # Frames with (almost) nobody in them: their IoU term is dropped (it would only punish faint noise), the BCE
+    # still counts every pixel.
+    has = target.sum((1, 2, 3)) > 8.0
+    iou = (1 - inter[has] / union[has]).mean() if bool(has.any()) else logits.sum() * 0.0
+    return {"bce": bce, "iou": w_iou * iou}
+
+
+def _save(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, step: int, elapsed: float,
+          rng: np.random.Generator, history: list) -> None:
+    t = {f"net.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    for j, p in enumerate(opt.param_groups[0]["params"]):
+        st = opt.state.get(p, {})
+        if "exp_avg" in st:
+            t[f"opt.{j}.exp_avg"], t[f"opt.{j}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
+            t[f"opt.{j}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+    meta = {"step": str(step), "elapsed": str(elapsed), "rng": json.dumps(rng.bit_generator.state),
+            "history": json.dumps(history[-200:])}
+    tmp = cfg.out / (CHECKPOINT + ".tmp")
+    save_file(t, str(tmp), metadata=meta)
+    tmp.replace(cfg.out / CHECKPOINT)
+    tmp = cfg.out / (PERSON_WEIGHTS + ".tmp")
+    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(tmp),
+              metadata={"widths": json.dumps(list(WIDTHS)), "iterations": str(step), "minutes": f"{elapsed / 60:.1f}"})
+    tmp.replace(cfg.out / PERSON_WEIGHTS)
+
+
+def _resume(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, rng: np.random.Generator):
+    from safetensors import safe_open
+
+    path = cfg.out / CHECKPOINT
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    t = load_file(str(path))
+    net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")}, strict=True)
+    for j, p in enumerate(opt.param_groups[0]["params"]):
+        if f"opt.{j}.exp_avg" in t:
+            opt.state[p] = {"exp_avg": t[f"opt.{j}.exp_avg"], "exp_avg_sq": t[f"opt.{j}.exp_avg_sq"],
+                            "step": t[f"opt.{j}.step"][0].clone()}
+    rng.bit_generator.state = json.loads(meta["rng"])
+    return int(meta["step"]), float(meta["elapsed"]), json.loads(meta["history"])
+
+
+def teacher_matte(teacher: torch.nn.Module):
+    """A numpy (N,144,256,3) RGB -> (N,144,256) matte function over the teacher, in batches."""
+    def run(frames: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+            return teacher(x)[:, 0].numpy()
+    return run
+
+
+def train_person(cfg: PersonConfig) -> Path:
+    from vcam.model.selfie_teacher import load_selfie_teacher
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    teacher = load_selfie_teacher(cfg.teacher_dir)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    print("loading people, portraits (cut out with the teacher) and backgrounds", flush=True)
+    pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher))
+    print(f"{len(pool.real)} frames, {len(pool.cutouts)} portrait cutouts, {len(pool.backgrounds)} backgrounds",
+          flush=True)
+    net = PersonNet()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    step, elapsed, history = 0, 0.0, []
+    if (cfg.out / CHECKPOINT).is_file():
+        step, elapsed, history = _resume(cfg, net, opt, rng)
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    budget = cfg.minutes * 60
+    prog = _Progress(cfg.minutes, elapsed / 60, "min", cfg.log_every)
+    t0 = time.perf_counter() - elapsed
+    t_ckpt = time.perf_counter()
+    avg: dict[str, float] = {}
+    net.train()
+    try:
+        while (elapsed := time.perf_counter() - t0) < budget:
+            frac = elapsed / budget
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
+            x = torch.from_numpy(pool.batch(cfg.batch, rng)).permute(0, 3, 1, 2).contiguous()
+            with torch.no_grad():
+                target = teacher(x)
+            optimise(opt, matte_loss(net.logits(x), target, cfg.w_edge, cfg.w_iou), avg)
+            step += 1
+            if step % cfg.log_every == 0:
+                history.append({"step": step, "minutes": round(elapsed / 60, 2),
+                                **{k: round(v, 5) for k, v in avg.items()}})
+            prog.update(elapsed / 60, step, " ".join(f"{k}={v:.3f}" for k, v in avg.items()) + f" it={step}")
+            if time.perf_counter() - t_ckpt > cfg.checkpoint_seconds:
+                _save(cfg, net, opt, step, time.perf_counter() - t0, rng, history)
+                t_ckpt = time.perf_counter()
+    finally:
+        prog.close()
+    _save(cfg, net, opt, step, time.perf_counter() - t0, rng, history)
+    (cfg.out / "person.json").write_text(json.dumps({
+        "iterations": step, "minutes": round((time.perf_counter() - t0) / 60, 1), "history": history[::2],
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}}, indent=2) + "\n",
+        encoding="utf-8")
+    return cfg.out / PERSON_WEIGHTS
+
+
+def load_person_weights(path: Path) -> PersonNet:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    net = PersonNet(tuple(json.loads(meta["widths"])) if "widths" in meta else WIDTHS)
+    net.load_state_dict(load_file(str(path)), strict=True)
+    return net.eval()
