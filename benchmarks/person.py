@@ -18,6 +18,14 @@ Sections (targets from issue 13; benchmarks report, they never fail):
 - region: the real engine at 1280x720 on the held-out zhling frames (upscaled from 640x360): with --region
   background, the person's pixels' distance from the camera frame (levels, where the teacher is sure of a person,
   eroded), and the background's stylization against --region all (ratio of mean |out - in|).
+- framing: auto-framing (vcam.person.framing) with the real segmenter. "walk": the held-out zhling person, cut out
+  with the teacher's matte and composited at half size onto a room photo at 1280x720 with camera noise: still 6 s,
+  a 1.5 s move to the right, still 6 s, gone 3 s, back elsewhere 6 s. Reported in output pixels: the view's mean
+  and largest per-frame change while the person is still (from 3 s after each still phase starts; target 0), the
+  overshoot past where the move comes to rest, velocity reversals (oscillation; target 0), the top speed and
+  acceleration, the settle time after the move, whether the view backed out while nobody was there, the top zoom
+  (at most 2x). The real clips (carphone, the held-out silent sequence) report the share of frames the view moves,
+  the mean change and the reversals. Cost: segmentation + crop per 1280x720 frame.
 - pipeline: bench_pipeline's scenarios at 1280x720 (lockstep and live) with --region background beside the same
   run without it. Target: >= 30 fps, latency p95 <= 50 ms.
 """
@@ -39,7 +47,7 @@ from rich.progress import Progress  # noqa: E402
 
 from vcam.config import RunConfig, Size  # noqa: E402
 from vcam.control.state import Controls  # noqa: E402
-from vcam.model.matte_metrics import boundary_f, edge_band, flow_to_prev, flicker, iou  # noqa: E402
+from vcam.model.matte_metrics import boundary_f, edge_band, flicker, flow_to_prev, iou  # noqa: E402
 from vcam.ops.region import RegionBlender  # noqa: E402
 from vcam.person import PersonMatting, PersonSegmenter, person_model_path  # noqa: E402
 
@@ -231,12 +239,110 @@ def region_section(man, teacher: Teacher, style: str) -> dict:
     return res
 
 
+def _view_px(views, size: Size) -> np.ndarray:
+    """Views -> (n, 3) crop (x0, y0, width) in output pixels: what a viewer sees move."""
+    return np.array([[v.cx * size.width - size.width / (2 * v.zoom), v.cy * size.height - size.height / (2 * v.zoom),
+                      size.width / v.zoom] for v in views])
+
+
+def _reversals(px: np.ndarray, eps: float = 0.05) -> int:
+    """Sign changes of the per-frame velocity (ignoring |v| < eps px/frame), summed over the axes."""
+    n = 0
+    for v in np.diff(px, axis=0).T:
+        s = np.sign(v[np.abs(v) >= eps])
+        n += int(np.count_nonzero(s[1:] != s[:-1]))
+    return n
+
+
+def _walk_frames(teacher: Teacher, size: Size) -> tuple[list[np.ndarray], list[str]]:
+    """The composited walk (see the module docstring) and each frame's phase."""
+    rng = np.random.default_rng(0)
+    room = cv2.resize(cv2.imread(str(SHARED_DATA / "content" / "chelsea.jpg")), (size.width, size.height),
+                      interpolation=cv2.INTER_AREA)
+    person = cv2.imread(str(_images(PEOPLE / "frames", "zhling_")[0]))
+    person = cv2.resize(person, (size.width // 2, size.height // 2), interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(teacher(person), (person.shape[1], person.shape[0]))[:, :, None]
+    ph, pw = person.shape[:2]
+    timeline = [("still", 6.0, 60, 60), ("move", 1.5, 60, 560), ("still", 6.0, 560, 560), ("nobody", 3.0, 0, 0),
+                ("still", 6.0, 300, 300)]
+    frames, phases = [], []
+    for k, (phase, secs, x_a, x_b) in enumerate(timeline):
+        n = round(secs * 30)
+        for i in range(n):
+            f = room.astype(np.float32)
+            if phase != "nobody":
+                u = i / max(n - 1, 1)
+                x = round(x_a + (x_b - x_a) * (u * u * (3 - 2 * u)))
+                y = size.height - ph
+                f[y:, x:x + pw] = f[y:, x:x + pw] * (1 - alpha) + person * alpha
+            f += rng.normal(0, 2.0, f.shape).astype(np.float32)
+            frames.append(np.clip(f, 0, 255).astype(np.uint8))
+            phases.append(f"{phase}{k + 1}")     # still1, move2, still3, nobody4, still5
+    return frames, phases
+
+
+def framing_section(teacher: Teacher, path: Path, sha: str | None, limit: int) -> dict:
+    from vcam.person.framing import FULL, AutoFramer
+
+    size = Size(1280, 720)
+    out_buf = np.empty((size.height, size.width, 3), np.uint8)
+    res: dict = {}
+    frames, phases = _walk_frames(teacher, size)
+    fr = AutoFramer(path, sha)
+    fr.load()
+    views, ts = [], []
+    for f in frames:
+        t0 = time.perf_counter()
+        fr(f, True, size.width, size.height, out_buf)
+        ts.append((time.perf_counter() - t0) * 1000)
+        views.append(fr.view)
+    px = _view_px(views, size)
+    step = np.abs(np.diff(px, axis=0)).max(axis=1)          # the largest axis change per frame, px
+    still, start = [], 0
+    for i in range(1, len(phases) + 1):
+        if i == len(phases) or phases[i] != phases[start]:
+            if phases[start].startswith("still"):
+                still += list(range(start + 90, i - 1))        # 3 s to settle, then must hold
+            start = i
+    still_steps = step[still]
+    move_end = phases.index("still3")
+    rest = px[move_end + 120]                                 # where the view rests after the move
+    after = px[move_end - 45: move_end + 120]
+    over = float(np.max(after[:, 0] - rest[0]))               # the move is to the right: x0 beyond its rest
+    moving = np.flatnonzero(np.abs(px[move_end - 45:] - rest).max(axis=1) > 0.5)
+    nobody_end = len(phases) - phases[::-1].index("nobody4") - 1
+    res["walk"] = {"frames": len(frames), "still_mean_px": float(still_steps.mean()),
+                   "still_max_px": float(still_steps.max()), "overshoot_px": max(over, 0.0),
+                   "reversals": _reversals(px), "max_speed_px": float(step.max()),
+                   "max_accel_px": float(np.abs(np.diff(np.diff(px, axis=0), axis=0)).max()),
+                   "settle_s_after_move": (int(moving.max()) - 45) / 30 if moving.size else 0.0,
+                   "backed_out_when_nobody": views[nobody_end] == FULL,
+                   "max_zoom": float(max(v.zoom for v in views)), "ms": _p(ts)}
+    for clip in ("carphone", "silent"):
+        fr.reset()
+        cf = _clip(clip, limit)
+        vs = []
+        for f in cf:
+            fr(f, True, size.width, size.height, out_buf)
+            vs.append(fr.view)
+        px = _view_px(vs, size)
+        st = np.abs(np.diff(px, axis=0)).max(axis=1)
+        res[clip] = {"frames": len(cf), "size": f"{cf[0].shape[1]}x{cf[0].shape[0]}",
+                     "moving_share": float(np.mean(st > 0.01)), "mean_change_px": float(st.mean()),
+                     "reversals": _reversals(px), "max_zoom": float(max(v.zoom for v in vs))}
+    fr.close()
+    w = res["walk"]
+    res["met"] = (w["still_max_px"] == 0.0 and w["overshoot_px"] <= 1.0 and w["reversals"] == 0
+                  and w["backed_out_when_nobody"] and w["max_zoom"] <= 2.0)
+    return res
+
+
 def pipeline_section(man, seconds: float, warmup: float) -> list[dict]:
     from bench_pipeline import ReplaySource, row, run_scenario
+    from common import pattern_frames
 
     from vcam.capture import LiveFeed, LockstepFeed, PatternSource
     from vcam.engines.cpu import CpuEngine
-    from common import pattern_frames
 
     size = Size(1280, 720)
     rows = []
@@ -278,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     matting = PersonMatting(path, sha, threads=1)
     matting.load()
     result: dict = {"machine": env, "model": origin, "segmenter": str(path), "runtime": seg.runtime}
-    steps = ["voc", "heldout", "flicker", "cost", "region"] + ([] if args.quick else ["pipeline"])
+    steps = ["voc", "heldout", "flicker", "cost", "region", "framing"] + ([] if args.quick else ["pipeline"])
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("person", total=len(steps))
         for name in steps:
@@ -295,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "region":
                 result["region"] = region_section(man, teacher, "starry_night" if "starry_night" in man.styles
                                                   else man.styles[0])
+            elif name == "framing":
+                result["framing"] = framing_section(teacher, path, sha, 40 if args.quick else 300)
             elif name == "pipeline":
                 result["pipeline"] = pipeline_section(man, args.seconds, args.warmup)
             bar.advance(task)
@@ -329,6 +437,19 @@ def _report(r: dict) -> None:
                   f"{g['person_p99_levels']:.0f}); the background is styled {g['background_ratio']:.2f}x as far as "
                   f"with --region all ({g['background_mean_levels_region_background']:.1f} vs "
                   f"{g['background_mean_levels_region_all']:.1f} levels)")
+    w = r["framing"]["walk"]
+    console.print(f"auto-framing, composited walk ({w['frames']} frames at 1280x720): while still the view moves "
+                  f"{w['still_mean_px']:.3f} px/frame on average (largest {w['still_max_px']:.2f}); overshoot "
+                  f"{w['overshoot_px']:.2f} px; {w['reversals']} reversals; top speed {w['max_speed_px']:.1f} "
+                  f"px/frame, acceleration {w['max_accel_px']:.2f} px/frame^2; settles "
+                  f"{w['settle_s_after_move']:.1f} s after the move; backed out when nobody: "
+                  f"{w['backed_out_when_nobody']}; top zoom {w['max_zoom']:.2f}x; "
+                  f"{w['ms']['p50']:.1f} ms/frame (p95 {w['ms']['p95']:.1f})")
+    for c in ("carphone", "silent"):
+        x = r["framing"][c]
+        console.print(f"auto-framing on {c} ({x['frames']} frames, {x['size']}): the view moves on "
+                      f"{x['moving_share']:.0%} of frames, {x['mean_change_px']:.2f} px/frame on average, "
+                      f"{x['reversals']} reversals, top zoom {x['max_zoom']:.2f}x")
     if "pipeline" in r:
         table("Pipeline at 1280x720 (target with person mode: >= 30 fps, p95 <= 50 ms)",
               ["region", "mode", "internal", "fps", "lat p50", "lat p95", "person ms", "cpu"],

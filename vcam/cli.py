@@ -46,6 +46,13 @@ def _size(text: str) -> Size:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _frame(text: str) -> str:
+    name = text.strip().lower()
+    if name not in ("off", "auto"):
+        raise typer.BadParameter(f"{text!r} is not a framing mode; choose auto or off.")
+    return name
+
+
 def _region(text: str) -> str:
     from vcam.control.state import REGIONS
 
@@ -98,6 +105,9 @@ def run(
                                "person).")] = None,
     background: Annotated[Path | None, typer.Option(
         help="A picture to put behind the person, painted in the style (needs the person segmenter).")] = None,
+    frame: Annotated[str, typer.Option(
+        callback=_frame, help="auto: pan and zoom (up to 2x) to keep head and shoulders centred, as Center Stage "
+                              "does; key f or `vcam ctl frame` toggles it live (needs the person segmenter).")] = "off",
     internal_height: Annotated[int | None, typer.Option(help="Network input height (default: adaptive).")] = None,
     adaptive: Annotated[bool, typer.Option(help="Let the governor hold the frame rate.")] = True,
     threads: Annotated[int, typer.Option(help="Inference threads (0 = pick at run time).")] = 0,
@@ -124,7 +134,7 @@ def run(
                     virtual_backend=backend, loop=loop, transition_s=transition,
                     control_port=control_port if control else None, preset=preset, stats_json=stats_json,
                     on_demand=on_demand, model_dir=model_dir, region=region, person_strength=person_strength,
-                    background_strength=background_strength, background=background)
+                    background_strength=background_strength, background=background, frame=frame)
     from vcam.runner import run as run_pipeline
 
     try:

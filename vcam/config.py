@@ -71,6 +71,7 @@ class RunConfig:
     background_strength: float | None = None
     person_model: Path | None = None          # default: person.onnx beside the style model (its manifest's entry)
     background: Path | None = None            # a picture behind the person, painted in the style (vcam.person.backdrop)
+    frame: str = "off"                        # "auto": keep head and shoulders centred (vcam.person.framing)
 
     @property
     def person_mode(self) -> bool:

@@ -1,7 +1,8 @@
 """The frame loop: feed -> engine -> sinks, with per-stage timing. Knows only the three protocols.
 
-Stages timed per frame (ms): capture_age (grab to pick-up), prep (format/size normalisation), pre/infer/post
-(reported by the engine), send (all sinks). Latency is grab to the end of send.
+Stages timed per frame (ms): capture_age (grab to pick-up), prep (format/size normalisation; with auto-framing the
+crop from the frame as captured, and "framing" its share), pre/infer/post (reported by the engine), send (all sinks).
+Latency is grab to the end of send.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -32,10 +34,18 @@ def describe_blend(state: ControlState) -> str:
     return ",".join(f"{n}={w:.2f}" for n, w in items)
 
 
+class Framer(Protocol):
+    """Auto-framing (vcam.person.framing.AutoFramer): the frame as captured -> the framed output-size picture."""
+
+    at_rest: bool
+
+    def __call__(self, frame: np.ndarray, on: bool, width: int, height: int, out: np.ndarray) -> np.ndarray: ...
+
+
 class Pipeline:
     def __init__(self, feed: FrameFeed, engine: Engine, sinks: Sequence[Sink], controls: Controls, size: Size,
                  stats: PipelineStats | None = None, max_frames: int | None = None,
-                 frame_timeout: float = 5.0) -> None:
+                 frame_timeout: float = 5.0, framer: Framer | None = None) -> None:
         self.feed = feed
         self.engine = engine
         self.sinks = list(sinks)
@@ -45,6 +55,7 @@ class Pipeline:
         self.max_frames = max_frames
         self.frame_timeout = frame_timeout
         self.stop_event = threading.Event()
+        self.framer = framer
         self._buf = np.empty((size.height, size.width, 3), np.uint8)   # the one output-size input buffer
         self._marked = np.empty_like(self._buf)                          # re-sent frames with their mark
         self.on_frame: Callable[[int], None] | None = None             # hook for tests and idle logic
@@ -66,10 +77,15 @@ class Pipeline:
                 continue  # a live feed that produced nothing: check the stop flag and keep waiting
             if frame is None:
                 break
-            t0 = time.perf_counter()
-            img = fit(to_bgr(frame.image), w, h, out=self._buf)
-            t1 = time.perf_counter()
             state = self.controls.snapshot()
+            t0 = time.perf_counter()
+            framer = self.framer
+            framed = framer is not None and (state.framing or not framer.at_rest)
+            if framed:
+                img = framer(to_bgr(frame.image), state.framing, w, h, self._buf)
+            else:
+                img = fit(to_bgr(frame.image), w, h, out=self._buf)
+            t1 = time.perf_counter()
             if state.paused or not state.weights:
                 out = img
                 eng = {}
@@ -90,6 +106,8 @@ class Pipeline:
                       "engine": (t2 - t1) * 1000, "send": (t3 - t2) * 1000}
             if eng.get("person"):      # person-aware mode: the matte's share of post
                 stages["person"] = eng["person"]
+            if framed:
+                stages["framing"] = (t1 - t0) * 1000
             self.stats.record(stages, (t3 - frame.t_grab) * 1000, frame.reconnecting)
             sent += 1
             if self.on_frame is not None:

@@ -106,6 +106,10 @@ def prepare_run(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, C
     controls.person_check = _person_file_check(cfg, manifest)
     if cfg.person_mode:
         controls.person_check()   # before anything opens: a missing person.onnx is named with what still works
+    if cfg.frame not in ("off", "auto"):
+        raise VcamError(f"Unknown --frame {cfg.frame!r}.", "Choose auto (keep head and shoulders centred) or off.")
+    if cfg.frame == "auto":
+        _person_file_check(cfg, manifest)()
     if cfg.background is not None:
         import cv2
 
@@ -130,6 +134,15 @@ def _person_file_check(cfg: RunConfig, manifest: Manifest | None) -> Callable[[]
         check_person_model(*person_model_path(manifest, cfg.person_model))
 
     return check
+
+
+def _framer(cfg: RunConfig, manifest: Manifest | None):
+    """Auto-framing beside the engine (any engine: it crops the camera frame before the engine sees it)."""
+    from vcam.person import person_model_path
+    from vcam.person.framing import AutoFramer
+
+    model, sha = person_model_path(manifest, cfg.person_model) if manifest is not None else (cfg.person_model, None)
+    return AutoFramer(model, sha, fps=cfg.fps)
 
 
 def _engine_person_check(engine) -> Callable[[], None]:
@@ -181,9 +194,14 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
 
     sinks: list = []
     feed = None
+    framer = None
     stats_error: VcamError | None = None
     try:
         controls.person_check = _engine_person_check(engine)
+        framer = _framer(cfg, manifest)
+        controls.framing_check = framer.load
+        if cfg.frame == "auto":
+            controls.set_framing(True)   # opens the segmenter now: a corrupt person.onnx is refused before the camera
         if {"person", "background"} & set(controls.look()):
             controls.person_check()   # a preset's person settings: load (or refuse) before the camera opens
         # Outputs first: a missing virtual camera should fail before the webcam light goes on.
@@ -193,7 +211,8 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
             feed = OnDemandFeed(lambda: open_feed(cfg, start=False), wanted=lambda: watcher.active)
         else:
             feed = open_feed(cfg, start=False)
-        pipeline = Pipeline(feed, engine, sinks, controls, cfg.size, stats=stats, max_frames=cfg.frames)
+        pipeline = Pipeline(feed, engine, sinks, controls, cfg.size, stats=stats, max_frames=cfg.frames,
+                            framer=framer)
         extras += _start_control_inputs(cfg, controls, stats, engine, pipeline, watcher, say, pictures)
         with _stop_on_signals(request_stop):
             feed.start()
@@ -206,6 +225,8 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
             feed.stop()
         failures = close_sinks(sinks)
         engine.close()
+        if framer is not None:
+            framer.close()
         if cfg.stats_json is not None:
             stats.extra.setdefault("engine", engine.info())
             stats_error = _write_stats(stats, cfg.stats_json, say)

@@ -200,3 +200,29 @@ def test_a_background_picture_needs_the_segmenter(styles) -> None:
         c.set_backdrop(np.zeros((8, 8, 3), np.uint8))
     assert c.snapshot().backdrop is None
     c.set_backdrop(None)          # clearing never needs it
+
+
+def test_framing_switches_by_key_and_ctl_and_a_refusal_changes_nothing(styles) -> None:
+    c = Controls(styles, blend={styles[0]: 1.0}, transition_s=0.0)
+    assert c.snapshot().framing is False and c.as_dict()["frame"] == "off"
+    assert handle_key("f", c) == "frame" and c.snapshot().framing is True
+    assert handle_key("f", c) == "frame" and c.snapshot().framing is False
+    runner = CliRunner()
+    with ControlServer(c, port=0, stats=lambda: {}):
+        r = runner.invoke(ctl_app, ["frame", "auto"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["state"]["frame"] == "auto" and c.snapshot().framing
+        r = runner.invoke(ctl_app, ["frame", "zoom"])
+        assert r.exit_code != 0 and "auto or off" in r.output and c.snapshot().framing
+        r = runner.invoke(ctl_app, ["frame", "off"])
+        assert r.exit_code == 0 and not c.snapshot().framing
+
+    def refuse() -> None:
+        raise ModelError("The person segmenter models/person.onnx is missing.")
+
+    c.framing_check = refuse
+    version = c.version
+    with pytest.raises(ModelError):
+        c.set_framing(True)
+    assert handle_key("f", c) is None and c.version == version and not c.snapshot().framing
+    c.set_framing(False)        # off never needs the segmenter

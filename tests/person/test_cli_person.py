@@ -41,3 +41,17 @@ def test_a_missing_segmenter_refuses_person_options_but_not_the_styles(style_mod
     assert "person segmenter" in r.output and "missing" in r.output and "vcam train --person" in r.output
     r = _run(d, tmp_path, "--style", "invert")
     assert r.exit_code == 0, r.output
+
+
+def test_frame_auto_runs_and_is_refused_clearly_without_a_segmenter(style_model, tmp_path) -> None:
+    r = _run(style_model, tmp_path, "--frame", "auto", "--style", "invert")
+    assert r.exit_code == 0, r.output
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["frames"] == 6 and "framing" in stats["stages_ms"]
+    r = _run(style_model, tmp_path, "--frame", "zoom")
+    assert r.exit_code != 0 and "framing mode" in r.output
+    d = tmp_path / "model"
+    shutil.copytree(style_model, d)
+    (d / "person.onnx").unlink()
+    r = _run(d, tmp_path, "--frame", "auto", "--style", "invert")
+    assert r.exit_code != 0 and "Traceback" not in r.output and "missing" in r.output

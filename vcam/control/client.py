@@ -117,6 +117,9 @@ class ControlClient:
     def background_strength(self, value: float) -> dict:
         return self.request("POST", "/background-strength", {"value": value})
 
+    def frame(self, mode: str) -> dict:
+        return self.request("POST", "/frame", {"mode": mode})
+
     def pause(self) -> dict:
         return self.request("POST", "/pause")
 

@@ -131,6 +131,13 @@ def region(ctx: typer.Context,
 
 
 @ctl_app.command()
+def frame(ctx: typer.Context,
+          mode: str = typer.Argument(..., help="auto (keep head and shoulders centred) or off.")) -> None:
+    """Auto-framing: a digital pan and zoom that follows you (needs the person segmenter)."""
+    _run(ctx, lambda c: c.frame(mode.strip().lower()))
+
+
+@ctl_app.command()
 def pause(ctx: typer.Context) -> None:
     """Pass the camera through unchanged (style settings are kept)."""
     _run(ctx, lambda c: c.pause())

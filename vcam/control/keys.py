@@ -3,6 +3,7 @@
     1-9    pick the i-th installed style        0      passthrough (no style)
     [ ]    strength -0.1 / +0.1                 b      cycle a few two-style blends
     p      region: all -> background -> person (person-aware mode; nothing if the segmenter is unavailable)
+    f      auto-framing on / off (the same)
     space  pause / resume (passthrough)         r      reset the recurrent state
     h      help (HELP_LINE)                     q      quit
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from vcam.control.state import Controls, describe_blend, region_name
 from vcam.errors import VcamError
 
-HELP_LINE = "1-9 style  0 none  [ ] strength  b blend  p region  space pause  r reset  h help  q quit"
+HELP_LINE = "1-9 style  0 none  [ ] strength  b blend  p region  f frame  space pause  r reset  h help  q quit"
 STRENGTH_STEP = 0.1
 MAX_BLENDS = 4
 
@@ -38,8 +39,8 @@ def _key_char(key: int | str) -> str | None:
 
 
 def handle_key(key: int | str, controls: Controls) -> str | None:
-    """Apply one key press. Returns the action taken ('style', 'none', 'strength', 'blend', 'region', 'pause', 'reset',
-    'help', 'quit') or None for a key that means nothing here."""
+    """Apply one key press. Returns the action taken ('style', 'none', 'strength', 'blend', 'region', 'frame', 'pause',
+    'reset', 'help', 'quit') or None for a key that means nothing here."""
     ch = _key_char(key)
     if ch is None:
         return None
@@ -62,6 +63,12 @@ def handle_key(key: int | str, controls: Controls) -> str | None:
         except VcamError:      # no person segmenter: the key does nothing (vcam ctl region says why)
             return None
         return "region"
+    if ch == "f":
+        try:
+            controls.toggle_framing()
+        except VcamError:
+            return None
+        return "frame"
     if ch == "0":
         controls.set_style("none")
         return "none"

@@ -32,6 +32,7 @@ API (every response is a JSON object; errors are ``{"ok": false, "error": "...",
     POST /background    the picture's bytes (as /style-image): put it behind the person, painted in the style
                         (person-aware mode; needs person.onnx)
     POST /background/clear  (no body)                     the camera's own room again
+    POST /frame         {"mode": "auto" | "off"}          auto-framing (needs person.onnx)
 
 A POST answers ``{"ok": true, "state": {...}}`` with the state after the change; style and strength changes ease in
 over ``transition_s``. Rules that keep web pages out: the Host header must be 127.0.0.1 or localhost (DNS
@@ -88,6 +89,7 @@ POST_SCHEMAS: dict[str, dict[str, object]] = {
     "/resume": {},
     "/reset": {},
     "/background/clear": {},
+    "/frame": {"mode": str},
     "/quality": {"mode": str},
     "/preset/save": {"name": str},
     "/preset/load": {"name": str},
@@ -239,6 +241,11 @@ class ControlServer:
                 c.set_background_strength(body["value"])
             elif route == "/background/clear":
                 c.set_backdrop(None)
+            elif route == "/frame":
+                mode = body["mode"]
+                if mode not in ("auto", "off"):
+                    raise VcamError(f"Unknown framing {mode!r}.", "Choose auto or off.")
+                c.set_framing(mode == "auto")
             elif route == "/pause":
                 c.set_paused(True)
             elif route == "/resume":
@@ -317,7 +324,7 @@ def validate_body(route: str, raw: bytes) -> dict:
 _EXAMPLES = {"/style": '{"name": "starry_night"}', "/blend": '{"weights": {"starry_night": 0.7, "udnie": 0.3}}',
              "/strength": '{"value": 0.5}', "/region": '{"name": "background"}',
              "/person-strength": '{"value": 0.2}', "/background-strength": '{"value": 0.8}',
-             "/quality": '{"mode": "auto"}', "/preset/save": '{"name": "calm"}',
+             "/quality": '{"mode": "auto"}', "/frame": '{"mode": "auto"}', "/preset/save": '{"name": "calm"}',
              "/preset/load": '{"name": "calm"}'}
 
 

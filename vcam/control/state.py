@@ -18,6 +18,7 @@ transition never jumps):
   regions "background" / "person" are person 0 / background 0) ease with the strength, and fade in and out with
   it from and to passthrough. The snapshot carries them only while one is set (or easing to or from one), so an
   engine sees None and skips the matte when person mode is off.
+- auto-framing is a switch; its own damping (vcam.person.framing) eases the view in and out.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ControlState:
     # A picture behind the person (BGR uint8, any size; None = the camera's own room); the token changes with it.
     backdrop: object | None = None
     backdrop_token: int = 0
+    framing: bool = False                # auto-framing (vcam.person.framing) on
 
 
 def region_strengths(state: ControlState) -> tuple[float, float]:
@@ -118,6 +120,8 @@ class Controls:
         # Called before person mode is switched on (the runner installs a check that the segmenter can load): a
         # missing person.onnx is refused at the request, with the reason, and the look stays as it was.
         self.person_check: Callable[[], None] | None = None
+        self.framing_check: Callable[[], None] | None = None   # the same for auto-framing (its segmenter)
+        self._framing = False
         self._target_w = target                             # the user's blend; {} = passthrough
         # The eased segment currently shown: from -> to, started at _t_change (None = at rest on the target).
         self._from_w = dict(target)
@@ -319,6 +323,23 @@ class Controls:
             self._backdrop_token += 1
             self.version += 1
 
+    def set_framing(self, on: bool) -> None:
+        """Auto-framing on or off (off eases back out to the whole frame)."""
+        if not isinstance(on, bool):
+            raise VcamError("Auto-framing is on or off.", "Use `vcam ctl frame auto` or `vcam ctl frame off`.")
+        if on and self.framing_check is not None:
+            self.framing_check()
+        with self._lock:
+            self._framing = on
+            self.version += 1
+
+    def toggle_framing(self) -> bool:
+        """A key: returns the new setting."""
+        with self._lock:
+            on = not self._framing
+        self.set_framing(on)
+        return on
+
     def set_paused(self, paused: bool) -> None:
         with self._lock:
             self._paused = bool(paused)
@@ -371,7 +392,7 @@ class Controls:
             return ControlState(weights=w, strength=s, paused=self._paused, reset_token=self._reset_token,
                                 backdrop=self._backdrop, backdrop_token=self._backdrop_token,
                                 quality=self._quality, target=dict(self._target_w), transitioning=moving,
-                                person_strength=p, background_strength=b)
+                                person_strength=p, background_strength=b, framing=self._framing)
 
     def look(self) -> dict:
         """The user's settings (targets, not eased values): what a preset stores. "person" and "background" appear
@@ -392,6 +413,7 @@ class Controls:
                     "current_strength": round(s, 6), "paused": self._paused, "quality": self._quality,
                     "transition_s": self.transition_s, "transitioning": moving,
                     "reset_token": self._reset_token, "version": self.version,
+                    "frame": "auto" if self._framing else "off",
                     "background_image": None if self._backdrop is None else
                     f"{self._backdrop.shape[1]}x{self._backdrop.shape[0]}",
                     "region": region_name(self._person, self._background), "person_strength": self._person,
