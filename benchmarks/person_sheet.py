@@ -6,8 +6,8 @@ engine, and 1:1 crops of the edge at the output size.
 Columns: the camera frame; the mattes (vcam's refined matte in green over the teacher's 0.5 outline in red); the
 style everywhere (--region all); the room only (--region background); the person only (--region person); a painting
 as the background (--background, a photo painted in the style); auto-framing (a person far from the camera
-composited onto a room photo, before and after the view settles). Each frame is fed 10 times so the recurrent
-state and the matte have settled, as they have in a live stream.
+composited onto a photo of window blinds: the view, what is sent, and it painted). Each frame is fed 10 times so
+the recurrent state and the matte have settled, as they have in a live stream.
 """
 
 from __future__ import annotations

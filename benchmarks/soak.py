@@ -5,7 +5,8 @@ and drift.
 
 Reports RSS at the start (after the first frame), after warm-up and at the end (the last sample while streaming);
 per minute the frame interval (what a viewer sees), the work time per frame (prep + engine + send), median and p99,
-and the engine's network sizes and thread counts; every gap between frames longer than --stall-ms. Target for a
+and the engine's network sizes and thread counts, and the hypervisor's CPU steal time (a shared cloud host's other
+tenants; Linux); every gap between frames longer than --stall-ms. Target for a
 30-minute run: RSS growth after warm-up < 5%, no stall, per-minute medians flat.
 The style defaults to the first installed one; with no model installed it runs passthrough.
 """
@@ -46,6 +47,23 @@ def rss_bytes() -> int:
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024
+
+
+def cpu_times() -> tuple[int, int] | None:
+    """(steal, total) CPU jiffies since boot (Linux /proc/stat), or None elsewhere. Steal is time the hypervisor
+    gave this VM's CPUs to someone else: on a shared cloud host it, not vcam, explains a minute with fewer frames."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_pct(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float | None:
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return round((b[0] - a[0]) / (b[1] - a[1]) * 100, 1)
 
 
 class TimingSink(NullSink):
@@ -113,9 +131,11 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
     stop = threading.Event()
 
     configs: list[set[str]] = [set()]   # per minute: the engine configurations seen (network size, threads)
+    steal: list[float | None] = []      # per minute: the hypervisor's steal time, % of all CPU time
 
     def sample_rss() -> None:
         minute, frames_before = 0, 0
+        cpu_before = cpu_times()
         while not stop.wait(1.0):
             t, rss = time.perf_counter() - t_start, rss_bytes()
             rss_samples.append((t, rss))
@@ -123,8 +143,12 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
             if t >= (minute + 1) * 60:   # one progress line a minute: a 30-minute run must not look hung
                 minute += 1
                 frames = sink.frames
+                cpu_now = cpu_times()
+                steal.append(steal_pct(cpu_before, cpu_now))
+                cpu_before = cpu_now
+                stolen = "" if steal[-1] is None else f", CPU steal {steal[-1]:.0f}%"
                 say(f"minute {minute}/{int(np.ceil(minutes))}: {frames - frames_before} frames, "
-                    f"RSS {rss / 2**20:.0f} MB, engine {', '.join(sorted(configs[-1]))}")
+                    f"RSS {rss / 2**20:.0f} MB, engine {', '.join(sorted(configs[-1]))}{stolen}")
                 frames_before = frames
                 configs.append(set())
             if t >= duration:
@@ -153,6 +177,8 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
     res["rss_mb"]["after_close"] = round(rss_closed / 2**20, 1)
     for p, seen in zip(res["per_minute"], configs, strict=False):
         p["engine"] = sorted(seen)
+    for p, st in zip(res["per_minute"], steal, strict=False):
+        p["cpu_steal_pct"] = st
     return res
 
 

@@ -44,3 +44,14 @@ def test_drift_is_a_trend_not_a_spread():
     assert soak._trend_pct([10.0, 11.0, 12.0, 13.0]) == pytest.approx(3 / 11.5 * 100, abs=0.1)   # a slowdown
     assert soak._trend_pct([14.0, 20.0, 14.0, 20.0, 14.0, 20.0, 14.0]) == pytest.approx(0.0, abs=0.1)  # rung swaps
     assert soak._trend_pct([10.0, 10.0]) == 0.0   # too short to call
+
+
+def test_steal_time_is_the_stolen_share_of_cpu_time():
+    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    assert soak.steal_pct((10, 1000), (35, 1100)) == 25.0
+    assert soak.steal_pct((10, 1000), (10, 1000)) is None and soak.steal_pct(None, (1, 2)) is None
+    now = soak.cpu_times()
+    if sys.platform.startswith("linux"):
+        assert now is not None and 0 <= now[0] <= now[1]

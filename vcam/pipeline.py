@@ -121,6 +121,8 @@ class Pipeline:
         notes = []
         if state.strength < 0.999:
             notes.append(f"strength {state.strength:.2f}")
+        if state.framing:
+            notes.append("frame auto")
         # The governor's state changes slowly: ask the engine twice a second, not on every frame.
         if self.stats.frames % 15 == 0:
             self._governor = self.engine.info().get("governor")

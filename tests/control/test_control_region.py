@@ -206,6 +206,7 @@ def test_framing_switches_by_key_and_ctl_and_a_refusal_changes_nothing(styles) -
     c = Controls(styles, blend={styles[0]: 1.0}, transition_s=0.0)
     assert c.snapshot().framing is False and c.as_dict()["frame"] == "off"
     assert handle_key("f", c) == "frame" and c.snapshot().framing is True
+    assert "frame auto" in status_line(c)
     assert handle_key("f", c) == "frame" and c.snapshot().framing is False
     runner = CliRunner()
     with ControlServer(c, port=0, stats=lambda: {}):

@@ -166,3 +166,10 @@ def test_a_missing_segmenter_says_so_and_shows_the_whole_frame(tmp_path) -> None
     frame = person_frame(180, 320, (100, 50, 200, 180))
     out = np.empty((180, 320, 3), np.uint8)
     assert np.array_equal(f(frame, True, 320, 180, out), frame)
+
+
+def test_a_small_person_cut_by_the_bottom_edge_is_still_zoomed_into() -> None:
+    # Head near the bottom, shoulders widening fast and cut by the frame: the head-width estimate must not fall
+    # back to the widest row (which would frame the whole picture).
+    v = wanted_view(person_matte(0.7, 0.7, 0.1), ASPECT)
+    assert v.zoom > 1.3 and v.cx > 0.55

@@ -100,8 +100,9 @@ def _same(a: dict[str, float], b: dict[str, float]) -> bool:
 def status_line(controls: Controls) -> str:
     """A one-line summary the terminal prints after a key (the preview shows the same in its HUD)."""
     look = controls.look()
-    paused = "  [paused]" if controls.snapshot().paused else ""
+    snap = controls.snapshot()
+    paused = "  [paused]" if snap.paused else ""
     region = region_name(look.get("person"), look.get("background"))
-    where = "" if region == "all" else f"  region {region}"
+    where = ("" if region == "all" else f"  region {region}") + ("  frame auto" if snap.framing else "")
     return (f"style {describe_blend(look['blend'])}  strength {look['strength']:.1f}{where}  "
             f"quality {look['quality']}{paused}")

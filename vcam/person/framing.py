@@ -5,7 +5,7 @@ than the camera's own resolution costs.
 Three parts, each for one way framing filters are known to fail:
 
 - where the person is (``wanted_view``): from the segmenter's 256x144 matte, the top of the head, the head's width
-  (a running maximum of row coverage down one head height) and the shoulders' (the person's typical row width, at
+  (a running maximum of row coverage down 0.8 head widths) and the shoulders' (the person's typical row width, at
   least 2.2 head widths, so a close-up face without shoulders in view is not zoomed into). Several people are framed
   together: their head-and-shoulders zone sets the width.
 - when to move (``AutoFramer.update``): the wanted view is low-passed (``smooth_s``) and becomes the target only when
@@ -49,6 +49,8 @@ class FramingParams:
     max_speed: float = 0.5          # frame widths (and log zoom) per second
     nobody_s: float = 1.5
     min_area: float = 0.004         # matte area (fraction) below which nobody is in view
+    level: float = 0.65             # matte values that count as the person: its confident core, so the doubtful
+                                    # textures of a busy room (0.3-0.6) never widen the view
 
 
 FRAMING = FramingParams()
@@ -81,7 +83,7 @@ def wanted_view(matte: np.ndarray, aspect: float, params: FramingParams = FRAMIN
     """The view that frames the head and shoulders in ``matte`` (a low-resolution person matte of a frame whose
     width / height is ``aspect``), or None when nobody is in view."""
     h, w = matte.shape
-    mask = matte > 0.5
+    mask = matte > params.level
     rows = mask.sum(axis=1)
     if rows.sum() < params.min_area * h * w:
         return None
@@ -91,10 +93,12 @@ def wanted_view(matte: np.ndarray, aspect: float, params: FramingParams = FRAMIN
     top = int(on[0])
     # Matte rows per matte column of the same physical length: the frame's aspect against the matte's.
     k = aspect * h / w
-    # The head: coverage's running maximum from the top, until one head width (in rows) has gone by.
+    # The head: coverage's running maximum from the top, until 0.8 head widths (in rows) have gone by (a head is
+    # at least that tall for its width, hair included). A person cut by the frame's bottom just below the chin
+    # never gets there: the head is then no wider than the rows in view allow.
     run = np.maximum.accumulate(rows[top:])
-    below = np.flatnonzero(np.arange(run.size) >= run * k)
-    head_w = float(run[below[0]] if below.size else run[-1]) / w
+    below = np.flatnonzero(np.arange(run.size) >= 0.8 * run * k)
+    head_w = float(run[below[0]] if below.size else min(run[-1], run.size / (0.8 * k))) / w
     shoulders = max(float(np.percentile(rows[on], 90)) / w, params.shoulders_per_head * head_w)
     bottom = min(h, top + max(2, round(1.2 * shoulders * w * k)))
     cols = mask[top:bottom].sum(axis=0)
