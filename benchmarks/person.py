@@ -24,8 +24,9 @@ Sections (targets from issue 13; benchmarks report, they never fail):
   Reported in output pixels: the view's mean and largest per-frame change while the person is still (from 3 s
   after each still phase starts; target 0), the overshoot past where the move comes to rest, velocity reversals
   (oscillation; target 0), the top speed and acceleration, the settle time after the move, whether the view backed
-  out while nobody was there, the top zoom (at most 2x). The real clips (carphone, the held-out silent sequence) report the share of frames the view moves,
-  the mean change and the reversals. Cost: segmentation + crop per 1280x720 frame.
+  out while nobody was there, the top zoom (at most 2x). The real clips (carphone, the held-out silent sequence)
+  report the share of frames the view moves, the mean change and the reversals. Cost: segmentation + crop per
+  1280x720 frame.
 - pipeline: bench_pipeline's scenarios at 1280x720 (lockstep and live) with --region background beside the same
   run without it. Target: >= 30 fps, latency p95 <= 50 ms.
 """
@@ -443,8 +444,8 @@ def _report(r: dict) -> None:
     console.print(f"auto-framing, composited walk ({w['frames']} frames at 1280x720): while still the view moves "
                   f"{w['still_mean_px']:.3f} px/frame on average (largest {w['still_max_px']:.2f}); overshoot "
                   f"{w['overshoot_px']:.2f} px; {w['reversals_in_the_move']} reversals in the move "
-                  f"({w['reversals_whole_run']} in the whole run: in, out, in again); top speed {w['max_speed_px']:.1f} "
-                  f"px/frame, acceleration {w['max_accel_px']:.2f} px/frame^2; settles "
+                  f"({w['reversals_whole_run']} in the whole run: in, out, in again); top speed "
+                  f"{w['max_speed_px']:.1f} px/frame, acceleration {w['max_accel_px']:.2f} px/frame^2; settles "
                   f"{w['settle_s_after_move']:.1f} s after the move; backed out when nobody: "
                   f"{w['backed_out_when_nobody']}; top zoom {w['max_zoom']:.2f}x; "
                   f"{w['ms']['p50']:.1f} ms/frame (p95 {w['ms']['p95']:.1f})")
