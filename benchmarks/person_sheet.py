@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         c.set_backdrop(backdrop)
         cells["--background (a painting)"] = _settled(eng, frame, c)
         if rel == FRAMES[0]:
-            x, y, w, h = 430, 60, 420, 315          # the head and shoulder edge, 1:1
+            x, y, w, h = 560, 250, 420, 315         # the hair, face and shoulder edge, 1:1
             crops += [cells["camera"][y:y + h, x:x + w], cells["--region background"][y:y + h, x:x + w],
                       cells["--region person"][y:y + h, x:x + w], cells["--background (a painting)"][y:y + h, x:x + w]]
         row = []
