@@ -74,7 +74,7 @@ def test_without_person_options_nothing_is_loaded_or_spent(style_model) -> None:
     try:
         frame = person_frame(SIZE.height, SIZE.width, BOX)
         out = eng.step(frame, _cs()).copy()
-        assert not eng.person.ready and eng.timings["person"] == 0.0
+        assert not eng.person.ready and "person" not in eng.timings
         assert np.abs(out.astype(int) - (255 - frame.astype(int))).max() <= 1
         # Person mode switched on live: loaded on first use, then the regions apply.
         for _ in range(3):
@@ -83,7 +83,7 @@ def test_without_person_options_nothing_is_loaded_or_spent(style_model) -> None:
         assert np.abs(out.astype(int) - frame.astype(int))[_inside(BOX)].max() <= 3
         # And off again: the uniform blend, no matte work.
         out = eng.step(frame, _cs())
-        assert eng.timings["person"] == 0.0
+        assert "person" not in eng.timings
         assert np.abs(out.astype(int) - (255 - frame.astype(int))).max() <= 1
     finally:
         eng.close()

@@ -276,8 +276,9 @@ class CpuEngine:
         if self._backdrop.active and not backdrop:
             self._backdrop.update(None, controls.backdrop_token, (size.width, size.height), style, False)
         t3 = time.perf_counter()
-        self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000,
-                        "person": self.person.ms if person else 0.0}
+        self.timings = {"pre": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000, "post": (t3 - t2) * 1000}
+        if person:    # the matte's share of post, only when it ran
+            self.timings["person"] = self.person.ms
         if repaint_ms:
             self.timings["backdrop"] = repaint_ms
         # A backdrop repaint is a one-off (a new picture or style), not the frame's steady cost: the governor
