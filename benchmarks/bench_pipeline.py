@@ -97,11 +97,11 @@ class _ImageOnlyOv:
     precision = "f32"   # explicit, as in vcam's engine (OpenVINO 2026 would pick bf16 on its own on some CPUs)
 
     def __init__(self, path: Path, threads: int) -> None:
-        import openvino as ov
+        from vcam.engines.cpu_runtime import openvino_core
 
-        c = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
-                                                        "PERFORMANCE_HINT": "LATENCY",
-                                                        "INFERENCE_PRECISION_HINT": self.precision})
+        c = openvino_core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                                                             "PERFORMANCE_HINT": "LATENCY",
+                                                             "INFERENCE_PRECISION_HINT": self.precision})
         self.r = c.create_infer_request()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

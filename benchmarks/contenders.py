@@ -125,15 +125,14 @@ class TeacherContender:
 
     def __init__(self, data: Path, teacher_dir: Path | None, threads: int,
                  paintings: dict[str, Path] | None = None) -> None:
-        import openvino as ov
-
+        from vcam.engines.cpu_runtime import openvino_core
         from vcam.model.data import read_rgb, to_tensor
         from vcam.model.teacher import export_per_frame, load_teacher, style_feeds
 
         self.net = load_teacher(teacher_dir)
         self._tmp = tempfile.TemporaryDirectory(prefix="vcam-quality-")
         path = export_per_frame(self.net, Path(self._tmp.name) / "teacher.onnx")
-        self.compiled = ov.Core().compile_model(str(path), "CPU", {
+        self.compiled = openvino_core().compile_model(str(path), "CPU", {
             "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "f32"})
         self.request = self.compiled.create_infer_request()

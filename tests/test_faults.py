@@ -244,9 +244,7 @@ def _pump(stream, lines: list[str]) -> threading.Thread:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.xfail(
-    reason="known bug, open: a SIGSEGV at SIGTERM in about 1 run in 5 on the 2026-12-03 AMD EPYC (cause not found)",
-    strict=False))], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_streaming_exits_cleanly_with_stats(tmp_path, sig):
     stats = tmp_path / "stats.json"
     proc = subprocess.Popen(

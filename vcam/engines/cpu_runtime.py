@@ -135,7 +135,7 @@ class OpenVinoRunner:
         if precision not in PRECISIONS:
             raise VcamError(f"Unknown precision {precision!r}.", "Choose one of: " + ", ".join(PRECISIONS))
         self._ov = ov
-        self._core = ov.Core()
+        self._core = openvino_core()
         # Precision is always explicit: OpenVINO 2026 would default to bf16 on CPUs with avx512_bf16/AMX on its own;
         # vcam decides (resolve_precision), on measured quality.
         self._config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
@@ -258,12 +258,24 @@ def available_runtimes() -> list[str]:
 
 
 @functools.cache
+def openvino_core():
+    """The process's one OpenVINO Core, shared by every runner (style network, segmenter, the bf16 probe).
+
+    Why one: each Core loads its own CPU plugin, and each plugin installs a signal alternate stack on the thread that
+    creates it and, when destroyed, restores the one it found, which may belong to a plugin already freed. With
+    several Cores created and dropped in turn (calibration, the bf16 probe, the segmenter) the main thread was left
+    with a dangling alternate stack, and SIGTERM (Python's handlers run on it) killed the process with SIGSEGV
+    in about one run in five. Kept for the life of the process, one Core sets it once and it stays valid."""
+    import openvino as ov
+
+    return ov.Core()
+
+
+@functools.cache
 def bf16_supported() -> bool:
     """Whether OpenVINO can run bf16 natively on this CPU (avx512_bf16 or AMX). Asked once: it cannot change."""
     try:
-        import openvino as ov
-
-        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except Exception:  # noqa: BLE001 - no OpenVINO, or a build without the property: treat as unsupported
         return False
 

@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from vcam.config import Size
-from vcam.engines.cpu_runtime import RUNTIMES, _bad_model, _check_io, _port_name, available_runtimes
+from vcam.engines.cpu_runtime import (
+    RUNTIMES,
+    _bad_model,
+    _check_io,
+    _port_name,
+    available_runtimes,
+    openvino_core,
+)
 from vcam.errors import ModelError, VcamError
 from vcam.ops.preprocess import Preprocessor
 from vcam.styles import Manifest, default_model_dir, sha256_file
@@ -101,7 +108,7 @@ class _OpenVinoSession:
     def __init__(self, path: Path, threads: int, image: np.ndarray, matte: np.ndarray) -> None:
         import openvino as ov
 
-        core = ov.Core()
+        core = openvino_core()
         # f32 explicitly (OpenVINO would pick bf16 on its own on some CPUs): a matte edge is what the eye checks.
         config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
                   "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": "f32"}
