@@ -21,7 +21,6 @@ Nobody in view for ``nobody_s``: back out to the whole frame. Zoom is at most ``
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import numpy as np
 
 from vcam.errors import VcamError
 from vcam.frames import fit
-from vcam.person.segmenter import PersonSegmenter
+from vcam.person.segmenter import LazySegmenter, PersonSegmenter
 
 FRAMES = ("off", "auto")
 
@@ -130,12 +129,13 @@ class AutoFramer:
 
     def __init__(self, model: Path | None, sha256: str | None = None, fps: float = 30.0,
                  params: FramingParams = FRAMING, threads: int = 1) -> None:
-        self.model, self.sha256, self.threads = model, sha256, threads
+        self.model = model
+        self._slot = LazySegmenter(
+            model, sha256, threads, missing="Auto-framing needs the person segmenter, and no style model is installed.",
+            hint="Auto-framing needs it (plain styles still run without it). Train and export it with "
+                 "`vcam train --person`, or run without --frame auto.")
         self.params = params
         self.dt = 1.0 / max(fps, 1.0)
-        self.segmenter: PersonSegmenter | None = None
-        self.error: VcamError | None = None
-        self._lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
@@ -147,29 +147,19 @@ class AutoFramer:
         self._nobody = 0.0
 
     # -- loading --------------------------------------------------------------------------------------------
+    @property
+    def segmenter(self) -> PersonSegmenter | None:
+        return self._slot.current
+
+    @property
+    def error(self) -> VcamError | None:
+        return self._slot.error
+
     def load(self) -> PersonSegmenter:
-        with self._lock:
-            if self.segmenter is not None:
-                return self.segmenter
-            if self.error is not None:
-                raise self.error
-            if self.model is None:
-                self.error = VcamError("Auto-framing needs the person segmenter, and no style model is installed.",
-                                       "Reinstall vcam, or point VCAM_MODEL_DIR at a model folder.")
-                raise self.error
-            try:
-                self.segmenter = PersonSegmenter(self.model, self.threads, sha256=self.sha256)
-            except VcamError as exc:
-                self.error = VcamError(exc.message, "Auto-framing needs it (plain styles still run without it). Train "
-                                       "and export it with `vcam train --person`, or run without --frame auto.")
-                raise self.error from exc
-            return self.segmenter
+        return self._slot.load()
 
     def close(self) -> None:
-        with self._lock:
-            if self.segmenter is not None:
-                self.segmenter.close()
-                self.segmenter = None
+        self._slot.close()
 
     # -- the view -------------------------------------------------------------------------------------------
     @property

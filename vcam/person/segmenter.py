@@ -15,6 +15,7 @@ core from the style network for almost nothing.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,40 @@ class PersonSegmenter:
 
     def close(self) -> None:
         self._session.close()
+
+
+class LazySegmenter:
+    """A PersonSegmenter opened on first use (or early, from a control request's thread: ``load`` is thread-safe),
+    shared by person mode and auto-framing so both load and refuse the same way. A failed open is remembered and
+    raised again, with ``hint`` saying what the feature needs; the frame thread uses ``current`` and never raises."""
+
+    def __init__(self, path: Path | None, sha256: str | None = None, threads: int = 1, runtime: str = "auto",
+                 hint: str | None = None, missing: str = "The person segmenter is not installed.") -> None:
+        self.path = Path(path) if path is not None else None
+        self.sha256, self.threads, self.runtime = sha256, threads, runtime
+        self.hint, self.missing = hint, missing
+        self.current: PersonSegmenter | None = None
+        self.error: VcamError | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> PersonSegmenter:
+        with self._lock:
+            if self.current is not None:
+                return self.current
+            if self.error is not None:
+                raise self.error
+            if self.path is None:
+                self.error = VcamError(self.missing, "Reinstall vcam, or point VCAM_MODEL_DIR at a model folder.")
+                raise self.error
+            try:
+                self.current = PersonSegmenter(self.path, self.threads, self.runtime, self.sha256)
+            except VcamError as exc:
+                self.error = exc if self.hint is None else VcamError(exc.message, self.hint)
+                raise self.error from exc
+            return self.current
+
+    def close(self) -> None:
+        with self._lock:
+            if self.current is not None:
+                self.current.close()
+                self.current = None

@@ -9,7 +9,6 @@ engine keeps the uniform blend).
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -17,37 +16,33 @@ import numpy as np
 
 from vcam.errors import VcamError
 from vcam.person.matte import MATTE, MatteParams, MatteTracker
-from vcam.person.segmenter import PersonSegmenter
+from vcam.person.segmenter import LazySegmenter, PersonSegmenter
 
 
 class PersonMatting:
     def __init__(self, path: Path, sha256: str | None = None, threads: int = 1, runtime: str = "auto",
                  params: MatteParams = MATTE) -> None:
-        self.path, self.sha256, self.threads, self.runtime = Path(path), sha256, threads, runtime
+        self.path = Path(path)
+        self._slot = LazySegmenter(self.path, sha256, threads, runtime)
         self.tracker = MatteTracker(params)
-        self.segmenter: PersonSegmenter | None = None
-        self.error: VcamError | None = None
-        self._lock = threading.Lock()
         self._used_last = False        # whether the previous frame updated the tracker
         self.ms = 0.0                  # the last frame's segmenter + tracker time
 
     @property
+    def segmenter(self) -> PersonSegmenter | None:
+        return self._slot.current
+
+    @property
+    def error(self) -> VcamError | None:
+        return self._slot.error
+
+    @property
     def ready(self) -> bool:
-        return self.segmenter is not None
+        return self._slot.current is not None
 
     def load(self) -> PersonSegmenter:
         """Open the segmenter now (idempotent); raises the VcamError that says why it cannot be used."""
-        with self._lock:
-            if self.segmenter is not None:
-                return self.segmenter
-            if self.error is not None:
-                raise self.error
-            try:
-                self.segmenter = PersonSegmenter(self.path, self.threads, self.runtime, self.sha256)
-            except VcamError as exc:
-                self.error = exc
-                raise
-            return self.segmenter
+        return self._slot.load()
 
     def try_load(self) -> bool:
         """The frame thread's variant: False (and ``error`` set) instead of an exception."""
@@ -87,7 +82,4 @@ class PersonMatting:
         return d
 
     def close(self) -> None:
-        with self._lock:
-            if self.segmenter is not None:
-                self.segmenter.close()
-                self.segmenter = None
+        self._slot.close()
