@@ -70,7 +70,9 @@ STATE_CHANNELS = NetShape().state_channels
 # The internal height at a 720p output that this net is sized for on 2 cores (the governor starts there and moves
 # with the measured time).
 DESIGN_HEIGHT_720 = 540
-LADDER_720 = (288, 360, 432, 540)   # where the governor may move under load (internal heights for 720p)
+# Where the governor may move under load (internal heights for 720p). 216 is for slow or shared CPUs: the 2-hour soak
+# on a 2-vCPU Zen 3 with 4-25% hypervisor steal sat at 288 and still missed 30 fps in bursts.
+LADDER_720 = (216, 288, 360, 432, 540)
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
