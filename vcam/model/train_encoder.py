@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from vcam.model import losses as L
+from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.data import HELD_OUT, IMAGE_SUFFIXES, ContentPool, read_rgb, style_images, to_tensor
 from vcam.model.distill import STYLE_SIDE, StyleCacheSpec, StylePool, build_style_cache, square
 from vcam.model.lossnet import load_lossnet
@@ -61,40 +61,15 @@ class EncoderConfig:
 
 def _save(cfg: EncoderConfig, enc: StyleEncoder, opt: torch.optim.Optimizer, step: int, elapsed: float,
           rng: np.random.Generator, history: list) -> None:
-    t = {f"enc.{k}": v.detach().contiguous() for k, v in enc.state_dict().items()}
-    for j, p in enumerate(opt.param_groups[0]["params"]):
-        st = opt.state.get(p, {})
-        if "exp_avg" in st:
-            t[f"opt.{j}.exp_avg"], t[f"opt.{j}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
-            t[f"opt.{j}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
-    meta = {"step": str(step), "elapsed": str(elapsed), "rng": json.dumps(rng.bit_generator.state),
-            "history": json.dumps(history[-200:])}
-    tmp = cfg.out / (CHECKPOINT + ".tmp")
-    save_file(t, str(tmp), metadata=meta)
-    tmp.replace(cfg.out / CHECKPOINT)
-    tmp = cfg.out / (ENCODER_WEIGHTS + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in enc.state_dict().items()}, str(tmp),
-              metadata={"code_dim": str(enc.mlp[-1].out_features), "long_side": str(ENCODER_LONG_SIDE),
-                        "widths": json.dumps([c.out_channels for c in enc.convs]),
-                        "hidden": str(enc.mlp[0].out_features),
-                        "iterations": str(step), "minutes": f"{elapsed / 60:.1f}"})
-    tmp.replace(cfg.out / ENCODER_WEIGHTS)
+    save_training(cfg.out / CHECKPOINT, enc, "enc", opt, step, elapsed, rng, history)
+    write_atomic(cfg.out / ENCODER_WEIGHTS, enc.state_dict(),
+                 {"code_dim": str(enc.mlp[-1].out_features), "long_side": str(ENCODER_LONG_SIDE),
+                  "widths": json.dumps([c.out_channels for c in enc.convs]), "hidden": str(enc.mlp[0].out_features),
+                  "iterations": str(step), "minutes": f"{elapsed / 60:.1f}"})
 
 
 def _resume(cfg: EncoderConfig, enc: StyleEncoder, opt: torch.optim.Optimizer, rng: np.random.Generator):
-    from safetensors import safe_open
-
-    path = cfg.out / CHECKPOINT
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    t = load_file(str(path))
-    enc.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("enc.")}, strict=True)
-    for j, p in enumerate(opt.param_groups[0]["params"]):
-        if f"opt.{j}.exp_avg" in t:
-            opt.state[p] = {"exp_avg": t[f"opt.{j}.exp_avg"], "exp_avg_sq": t[f"opt.{j}.exp_avg_sq"],
-                            "step": t[f"opt.{j}.step"][0].clone()}
-    rng.bit_generator.state = json.loads(meta["rng"])
-    return int(meta["step"]), float(meta["elapsed"]), json.loads(meta["history"])
+    return load_training(cfg.out / CHECKPOINT, enc, "enc", opt, rng)
 
 
 def train_encoder(cfg: EncoderConfig) -> Path:

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.person_data import PeoplePool
 from vcam.model.segmenter import WIDTHS, PersonNet
 from vcam.model.train import _Progress, optimise
@@ -72,37 +73,13 @@ def matte_loss(logits: torch.Tensor, target: torch.Tensor, w_edge: float, w_iou:
 
 def _save(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, step: int, elapsed: float,
           rng: np.random.Generator, history: list) -> None:
-    t = {f"net.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
-    for j, p in enumerate(opt.param_groups[0]["params"]):
-        st = opt.state.get(p, {})
-        if "exp_avg" in st:
-            t[f"opt.{j}.exp_avg"], t[f"opt.{j}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
-            t[f"opt.{j}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
-    meta = {"step": str(step), "elapsed": str(elapsed), "rng": json.dumps(rng.bit_generator.state),
-            "history": json.dumps(history[-200:])}
-    tmp = cfg.out / (CHECKPOINT + ".tmp")
-    save_file(t, str(tmp), metadata=meta)
-    tmp.replace(cfg.out / CHECKPOINT)
-    tmp = cfg.out / (PERSON_WEIGHTS + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(tmp),
-              metadata={"widths": json.dumps(list(WIDTHS)), "iterations": str(step), "minutes": f"{elapsed / 60:.1f}"})
-    tmp.replace(cfg.out / PERSON_WEIGHTS)
+    save_training(cfg.out / CHECKPOINT, net, "net", opt, step, elapsed, rng, history)
+    write_atomic(cfg.out / PERSON_WEIGHTS, net.state_dict(),
+                 {"widths": json.dumps(list(WIDTHS)), "iterations": str(step), "minutes": f"{elapsed / 60:.1f}"})
 
 
 def _resume(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, rng: np.random.Generator):
-    from safetensors import safe_open
-
-    path = cfg.out / CHECKPOINT
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    t = load_file(str(path))
-    net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")}, strict=True)
-    for j, p in enumerate(opt.param_groups[0]["params"]):
-        if f"opt.{j}.exp_avg" in t:
-            opt.state[p] = {"exp_avg": t[f"opt.{j}.exp_avg"], "exp_avg_sq": t[f"opt.{j}.exp_avg_sq"],
-                            "step": t[f"opt.{j}.step"][0].clone()}
-    rng.bit_generator.state = json.loads(meta["rng"])
-    return int(meta["step"]), float(meta["elapsed"]), json.loads(meta["history"])
+    return load_training(cfg.out / CHECKPOINT, net, "net", opt, rng)
 
 
 def teacher_matte(teacher: torch.nn.Module):
