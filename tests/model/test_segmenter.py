@@ -92,3 +92,23 @@ def test_training_writes_weights_resumes_and_exports(tmp_path, selfie_dir) -> No
     path = export_person(cfg.out / PERSON_WEIGHTS, model)
     man = json.loads((model / "manifest.json").read_text())
     assert path.is_file() and man["person_model"] == "person.onnx" and len(man["person_model_sha256"]) == 64
+
+
+def test_composites_are_labelled_by_their_cutouts_alpha(tmp_path) -> None:
+    from vcam.model.person_data import H, W, PeoplePool
+
+    people, content = _synthetic_people(tmp_path)
+    disc = np.zeros((H, W), np.float32)
+    cv2.circle(disc, (W // 2, H // 2), H // 3, 1.0, -1)
+    # a stand-in teacher: the same disc for every portrait frame
+    pool = PeoplePool(people, content, None, lambda frames: np.repeat(disc[None], len(frames), 0))
+    rng = np.random.default_rng(3)
+    frames, labels, known = pool.labelled_batch(64, rng)
+    assert frames.shape == (64, H, W, 3) and labels.shape == (64, H, W)
+    assert known.any() and (~known).any()                   # real frames are left to the teacher
+    assert labels.min() >= 0 and labels.max() <= 1
+    people_rows = [i for i in range(64) if known[i] and labels[i].max() > 0.5]
+    empty_rows = [i for i in range(64) if known[i] and labels[i].max() == 0]
+    assert people_rows and empty_rows                       # composites and nobody-in-view frames both occur
+    for i in people_rows:                                   # the label covers a disc-shaped region, not the frame
+        assert 0.02 < (labels[i] > 0.5).mean() < 0.95

@@ -101,8 +101,11 @@ class PeoplePool:
         img = _fit_16x9(self.backgrounds[rng.integers(len(self.backgrounds))], rng, 0.4)
         return img[:, ::-1] if rng.random() < 0.5 else img
 
-    def _composite(self, rng: np.random.Generator) -> np.ndarray:
+    def _composite(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A frame of cut-out people over a background, and its alpha: the cut-outs' own mattes, composited as the
+        pixels were (a label that cannot light up on the background's texture, and costs no teacher pass)."""
         frame = self._background(rng).copy()
+        label = np.zeros((H, W), np.float32)
         for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
             img, alpha = self.cutouts[rng.integers(len(self.cutouts))]
             h = max(24, round(H * rng.uniform(0.45, 1.6)))   # from far away to a close-up cut by the frame
@@ -119,19 +122,33 @@ class PeoplePool:
                 continue
             a = alpha[fy0 - y:fy1 - y, fx0 - x:fx1 - x, None]
             frame[fy0:fy1, fx0:fx1] = frame[fy0:fy1, fx0:fx1] * (1 - a) + img[fy0 - y:fy1 - y, fx0 - x:fx1 - x] * a
-        return frame
+            box = label[fy0:fy1, fx0:fx1]
+            box += (1 - box) * a[..., 0]
+        return frame, label
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
+    def labelled(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """One augmented frame and its matte where it is known without the teacher (composites, nobody in view);
+        None for real frames, which the teacher labels."""
         u = rng.random()
+        label: np.ndarray | None
         if u < self.share_empty:
-            img = self._background(rng)
+            img, label = self._background(rng), np.zeros((H, W), np.float32)
         elif u < self.share_empty + self.share_real:
-            img = _fit_16x9(self.real[rng.integers(len(self.real))], rng)
+            img, label = _fit_16x9(self.real[rng.integers(len(self.real))], rng), None
             img = img[:, ::-1] if rng.random() < 0.5 else img
         else:
-            img = self._composite(rng)
-        return _photometric(np.ascontiguousarray(img), rng)
+            img, label = self._composite(rng)
+        return _photometric(np.ascontiguousarray(img), rng), label
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        return self.labelled(rng)[0]
 
     def batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, 144, 256, 3) RGB float32 in [0,1]."""
         return np.stack([self.sample(rng) for _ in range(n)])
+
+    def labelled_batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(frames (n,144,256,3), labels (n,144,256), known (n,) bool): rows not known need the teacher."""
+        drawn = [self.labelled(rng) for _ in range(n)]
+        labels = np.stack([lab if lab is not None else np.zeros((H, W), np.float32) for _, lab in drawn])
+        return np.stack([img for img, _ in drawn]), labels, np.asarray([lab is not None for _, lab in drawn])

@@ -48,6 +48,9 @@ class PersonConfig:
     threads: int = 2
     checkpoint_seconds: float = 120.0
     log_every: int = 25
+    # Composites and empty frames are labelled by their own alpha (the cut-outs' teacher mattes, composited as the
+    # pixels were): clean labels on textured backgrounds, and the teacher runs on the real frames only.
+    composite_labels: bool = True
 
 
 def edge_band(p: torch.Tensor, width: int = 5) -> torch.Tensor:
@@ -80,6 +83,23 @@ def _save(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, step: i
 
 def _resume(cfg: PersonConfig, net: PersonNet, opt: torch.optim.Optimizer, rng: np.random.Generator):
     return load_training(cfg.out / CHECKPOINT, net, "net", opt, rng)
+
+
+def _draw(pool: PeoplePool, teacher: torch.nn.Module, cfg: PersonConfig,
+          rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch (N,3,144,256) and its target mattes (N,1,144,256)."""
+    if not cfg.composite_labels:
+        x = torch.from_numpy(pool.batch(cfg.batch, rng)).permute(0, 3, 1, 2).contiguous()
+        with torch.no_grad():
+            return x, teacher(x)
+    frames, labels, known = pool.labelled_batch(cfg.batch, rng)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    target = torch.from_numpy(labels)[:, None].contiguous()
+    ask = torch.from_numpy(~known)
+    if ask.any():
+        with torch.no_grad():
+            target[ask] = teacher(x[ask])
+    return x, target
 
 
 def teacher_matte(teacher: torch.nn.Module):
@@ -120,9 +140,7 @@ def train_person(cfg: PersonConfig) -> Path:
             frac = elapsed / budget
             for g in opt.param_groups:
                 g["lr"] = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
-            x = torch.from_numpy(pool.batch(cfg.batch, rng)).permute(0, 3, 1, 2).contiguous()
-            with torch.no_grad():
-                target = teacher(x)
+            x, target = _draw(pool, teacher, cfg, rng)
             optimise(opt, matte_loss(net.logits(x), target, cfg.w_edge, cfg.w_iou), avg)
             step += 1
             if step % cfg.log_every == 0:
