@@ -95,7 +95,7 @@ def test_training_writes_weights_resumes_and_exports(tmp_path, selfie_dir) -> No
 
 
 def test_composites_are_labelled_by_their_cutouts_alpha(tmp_path) -> None:
-    from vcam.model.person_data import H, W, PeoplePool
+    from vcam.model.person_data import H, PeoplePool, W
 
     people, content = _synthetic_people(tmp_path)
     disc = np.zeros((H, W), np.float32)

@@ -29,7 +29,7 @@ import numpy as np
 
 from vcam.errors import VcamError
 from vcam.frames import fit
-from vcam.person.segmenter import LazySegmenter, PersonSegmenter
+from vcam.person.segmenter import LazySegmenter, SegmenterUser
 
 FRAMES = ("off", "auto")
 
@@ -121,7 +121,7 @@ def _spring(x: float, v: float, target: float, omega: float, dt: float) -> tuple
     return target + (e + c * dt) * decay, (v - omega * c * dt) * decay
 
 
-class AutoFramer:
+class AutoFramer(SegmenterUser):
     """Wanted views in, the view to show out (``update``); ``__call__`` runs it on a camera frame: segment, update,
     crop into the output buffer. The segmenter opens on first use (or early, on ``load``, from a control request's
     thread); a failed load is remembered and raised again with its reason, and the frame thread then shows the whole
@@ -145,21 +145,6 @@ class AutoFramer:
         self._smooth: View | None = None
         self._moving = False
         self._nobody = 0.0
-
-    # -- loading --------------------------------------------------------------------------------------------
-    @property
-    def segmenter(self) -> PersonSegmenter | None:
-        return self._slot.current
-
-    @property
-    def error(self) -> VcamError | None:
-        return self._slot.error
-
-    def load(self) -> PersonSegmenter:
-        return self._slot.load()
-
-    def close(self) -> None:
-        self._slot.close()
 
     # -- the view -------------------------------------------------------------------------------------------
     @property

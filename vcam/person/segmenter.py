@@ -235,3 +235,24 @@ class LazySegmenter:
             if self.current is not None:
                 self.current.close()
                 self.current = None
+
+
+class SegmenterUser:
+    """What person mode and auto-framing expose of their LazySegmenter (``self._slot``)."""
+
+    _slot: LazySegmenter
+
+    @property
+    def segmenter(self) -> PersonSegmenter | None:
+        return self._slot.current
+
+    @property
+    def error(self) -> VcamError | None:
+        return self._slot.error
+
+    def load(self) -> PersonSegmenter:
+        """Open the segmenter now (idempotent); raises the VcamError that says why it cannot be used."""
+        return self._slot.load()
+
+    def close(self) -> None:
+        self._slot.close()

@@ -16,10 +16,10 @@ import numpy as np
 
 from vcam.errors import VcamError
 from vcam.person.matte import MATTE, MatteParams, MatteTracker
-from vcam.person.segmenter import LazySegmenter, PersonSegmenter
+from vcam.person.segmenter import LazySegmenter, SegmenterUser
 
 
-class PersonMatting:
+class PersonMatting(SegmenterUser):
     def __init__(self, path: Path, sha256: str | None = None, threads: int = 1, runtime: str = "auto",
                  params: MatteParams = MATTE) -> None:
         self.path = Path(path)
@@ -29,20 +29,8 @@ class PersonMatting:
         self.ms = 0.0                  # the last frame's segmenter + tracker time
 
     @property
-    def segmenter(self) -> PersonSegmenter | None:
-        return self._slot.current
-
-    @property
-    def error(self) -> VcamError | None:
-        return self._slot.error
-
-    @property
     def ready(self) -> bool:
         return self._slot.current is not None
-
-    def load(self) -> PersonSegmenter:
-        """Open the segmenter now (idempotent); raises the VcamError that says why it cannot be used."""
-        return self._slot.load()
 
     def try_load(self) -> bool:
         """The frame thread's variant: False (and ``error`` set) instead of an exception."""
@@ -81,5 +69,3 @@ class PersonMatting:
             d["error"] = self.error.message
         return d
 
-    def close(self) -> None:
-        self._slot.close()
