@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, help="style model folder with person.onnx (default: models/)")
     ap.add_argument("--person-model", type=Path, help="another person.onnx to measure")
     ap.add_argument("--quick", action="store_true", help="every 4th VOC image, 40 flicker frames, no pipeline")
+    ap.add_argument("--no-pipeline", action="store_true", help="skip the pipeline section (e.g. while the cores are "
+                    "shared: its frame rates would not mean much)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=4.0)
     args = ap.parse_args(argv)
@@ -387,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     matting = PersonMatting(path, sha, threads=1)
     matting.load()
     result: dict = {"machine": env, "model": origin, "segmenter": str(path), "runtime": seg.runtime}
-    steps = ["voc", "heldout", "flicker", "cost", "region", "framing"] + ([] if args.quick else ["pipeline"])
+    steps = ["voc", "heldout", "flicker", "cost", "region", "framing"]
+    steps += [] if args.quick or args.no_pipeline else ["pipeline"]
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("person", total=len(steps))
         for name in steps:
