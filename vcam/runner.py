@@ -198,16 +198,8 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
     stats_error: VcamError | None = None
     try:
         controls.person_check = _engine_person_check(engine)
-        # Auto-framing's object exists only once it is asked for (at start, or live through the controls).
-        def framing_check() -> None:
-            nonlocal framer
-            if framer is None:
-                framer = _framer(cfg, manifest)
-            framer.load()
-            if pipeline is not None:
-                pipeline.framer = framer
-
-        controls.framing_check = framing_check
+        framer = _framer(cfg, manifest)   # cheap: its segmenter opens only when framing is first asked for
+        controls.framing_check = framer.load
         if cfg.frame == "auto":
             controls.set_framing(True)   # opens the segmenter now: a corrupt person.onnx is refused before the camera
         if {"person", "background"} & set(controls.look()):

@@ -24,6 +24,24 @@ def test_network_maps_a_frame_to_a_matte_of_its_size() -> None:
     assert m.shape == (2, 1, *INPUT_HW) and float(m.min()) >= 0 and float(m.max()) <= 1
 
 
+def test_weights_rebuild_the_network_of_their_shape(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from vcam.model.train_person import load_person_weights
+
+    net = PersonNet((8, 16, 24, 32), 3).eval()
+    path = tmp_path / "person.safetensors"
+    save_file(net.state_dict(), str(path), net.shape_metadata())
+    back = load_person_weights(path)
+    x = torch.rand(1, 3, *INPUT_HW)
+    with torch.no_grad():
+        assert back.widths == (8, 16, 24, 32) and back.mid_blocks == 3 and torch.equal(back(x), net(x))
+    # Weights from before the shape was recorded (widths only) load as the first shipped shape: two blocks.
+    old = PersonNet((16, 24, 40, 64), 2)
+    save_file(old.state_dict(), str(path), {"widths": "[16, 24, 40, 64]"})
+    assert load_person_weights(path).mid_blocks == 2
+
+
 def test_export_runs_the_same_on_both_cpu_runtimes(tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
     ov = pytest.importorskip("openvino")

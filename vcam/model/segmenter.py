@@ -13,6 +13,7 @@ ONNX interface (what vcam.person.segmenter runs): input ``image`` (1,3,144,256) 
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from torch import nn
 
 INPUT_HW = (144, 256)
 WIDTHS = (16, 24, 40, 64)
+MID_BLOCKS = 2
 
 
 def _dwsep(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
@@ -45,14 +47,15 @@ class _Residual(nn.Module):
 
 
 class PersonNet(nn.Module):
-    def __init__(self, widths: tuple[int, ...] = WIDTHS) -> None:
+    def __init__(self, widths: tuple[int, ...] = WIDTHS, mid_blocks: int = MID_BLOCKS) -> None:
         super().__init__()
+        self.widths, self.mid_blocks = tuple(widths), mid_blocks
         w0, w1, w2, w3 = widths
         self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, 2, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
         self.down1 = _dwsep(w0, w1, 2)        # 1/4
         self.down2 = _dwsep(w1, w2, 2)        # 1/8
         self.down3 = _dwsep(w2, w3, 2)        # 1/16
-        self.mid = nn.Sequential(_Residual(w3), _Residual(w3))
+        self.mid = nn.Sequential(*(_Residual(w3) for _ in range(mid_blocks)))
         self.skip2 = nn.Conv2d(w2, w3, 1)
         self.up2 = _dwsep(w3, w2)
         self.skip1 = nn.Conv2d(w1, w2, 1)
@@ -74,6 +77,10 @@ class PersonNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(x))
+
+    def shape_metadata(self) -> dict[str, str]:
+        """What load_person_weights needs to rebuild this network (safetensors metadata)."""
+        return {"widths": json.dumps(list(self.widths)), "mid_blocks": str(self.mid_blocks)}
 
 
 def export_segmenter(net: PersonNet, path: Path, opset: int = 17) -> Path:
