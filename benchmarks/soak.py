@@ -179,7 +179,22 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
         p["engine"] = sorted(seen)
     for p, st in zip(res["per_minute"], steal, strict=False):
         p["cpu_steal_pct"] = st
+    res["stalls_by_steal"] = stalls_by_steal(res["per_minute"])
     return res
+
+
+def stalls_by_steal(per_minute: list[dict], threshold_pct: float = 2.0) -> dict | None:
+    """Stalls a minute in minutes when the hypervisor took >= ``threshold_pct`` of the CPU and in the others: on a
+    shared VM a stall the host causes shows up in the first group, one vcam causes in both."""
+    known = [p for p in per_minute if p.get("cpu_steal_pct") is not None]
+    if not known:
+        return None
+    out: dict = {"threshold_pct": threshold_pct}
+    for name, group in (("stolen", [p for p in known if p["cpu_steal_pct"] >= threshold_pct]),
+                        ("quiet", [p for p in known if p["cpu_steal_pct"] < threshold_pct])):
+        out[name] = {"minutes": len(group), "stalls": sum(p["stalls"] for p in group),
+                     "stalls_per_minute": round(sum(p["stalls"] for p in group) / len(group), 2) if group else None}
+    return out
 
 
 def engine_config(eng) -> str:
@@ -243,14 +258,20 @@ def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss
     }
 
 
+def _steal(p: dict) -> str:
+    st = p.get("cpu_steal_pct")
+    return "-" if st is None else f"{st:.1f}%"
+
+
 def print_table(res: dict) -> None:
     print(f"soak: {res['minutes']} min, {res['size']} @ {res['fps']} fps, style {res['style']}, "
           f"engine {res['engine']}, {res['frames']} frames, {res['dropped_frames']} dropped at the source")
     print(f"{'minute':>6} {'frames':>7} {'interval p50':>13} {'p99':>8} {'work p50':>9} {'p99':>8} {'stalls':>7}"
-          f" {'RSS max':>8}  engine (network size/threads)")
+          f" {'RSS max':>8} {'steal':>6}  engine (network size/threads)")
     for p in res["per_minute"]:
         print(f"{p['minute']:>6} {p['frames']:>7} {p['interval_p50_ms']:>10.1f} ms {p['interval_p99_ms']:>8.1f} "
-              f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7} {p['rss_mb']:>5.0f} MB  "
+              f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7} {p['rss_mb']:>5.0f} MB "
+              f"{_steal(p):>6}  "
               f"{' '.join(p.get('engine', []))}")
     r = res["rss_mb"]
     print(f"RSS: start {r['start']} MB, after warm-up {r['after_warmup']} MB, end {r['end']} MB, max {r['max']} MB "

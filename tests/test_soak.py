@@ -55,3 +55,15 @@ def test_steal_time_is_the_stolen_share_of_cpu_time():
     now = soak.cpu_times()
     if sys.platform.startswith("linux"):
         assert now is not None and 0 <= now[0] <= now[1]
+
+
+def test_stalls_are_split_by_the_hosts_steal():
+    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    minutes = [{"stalls": 6, "cpu_steal_pct": 9.0}, {"stalls": 0, "cpu_steal_pct": 0.5},
+               {"stalls": 2, "cpu_steal_pct": 3.0}, {"stalls": 1, "cpu_steal_pct": 0.0}, {"stalls": 0}]
+    got = soak.stalls_by_steal(minutes)
+    assert got["stolen"] == {"minutes": 2, "stalls": 8, "stalls_per_minute": 4.0}
+    assert got["quiet"] == {"minutes": 2, "stalls": 1, "stalls_per_minute": 0.5}
+    assert soak.stalls_by_steal([{"stalls": 3}]) is None
