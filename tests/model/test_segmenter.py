@@ -29,24 +29,29 @@ def test_weights_rebuild_the_network_of_their_shape(tmp_path) -> None:
 
     from vcam.model.train_person import load_person_weights
 
-    net = PersonNet((8, 16, 24, 32), 3).eval()
+    net = PersonNet((8, 16, 24, 32), 3, "light").eval()
     path = tmp_path / "person.safetensors"
     save_file(net.state_dict(), str(path), net.shape_metadata())
     back = load_person_weights(path)
     x = torch.rand(1, 3, *INPUT_HW)
     with torch.no_grad():
-        assert back.widths == (8, 16, 24, 32) and back.mid_blocks == 3 and torch.equal(back(x), net(x))
-    # Weights from before the shape was recorded (widths only) load as the first shipped shape: two blocks.
-    old = PersonNet((16, 24, 40, 64), 2)
+        assert (back.widths, back.mid_blocks, back.decoder) == ((8, 16, 24, 32), 3, "light")
+        assert torch.equal(back(x), net(x))
+    # Weights from before the shape was recorded (widths only) load as the first shipped shape.
+    old = PersonNet((16, 24, 40, 64), 2, "skip")
     save_file(old.state_dict(), str(path), {"widths": "[16, 24, 40, 64]"})
-    assert load_person_weights(path).mid_blocks == 2
+    back = load_person_weights(path)
+    assert (back.mid_blocks, back.decoder) == (2, "skip")
+    with pytest.raises(ValueError, match="decoder"):
+        PersonNet(decoder="wide")
 
 
-def test_export_runs_the_same_on_both_cpu_runtimes(tmp_path) -> None:
+@pytest.mark.parametrize("decoder", ["skip", "light"])
+def test_export_runs_the_same_on_both_cpu_runtimes(tmp_path, decoder: str) -> None:
     ort = pytest.importorskip("onnxruntime")
     ov = pytest.importorskip("openvino")
     torch.manual_seed(0)
-    net = PersonNet()
+    net = PersonNet(decoder=decoder)
     with torch.no_grad():                   # move the batch-norm statistics off their defaults, then freeze
         net.train()(torch.rand(4, 3, *INPUT_HW))
     net.eval()

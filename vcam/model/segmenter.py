@@ -24,6 +24,7 @@ from torch import nn
 INPUT_HW = (144, 256)
 WIDTHS = (16, 24, 40, 64)
 MID_BLOCKS = 2
+DECODER = "skip"
 
 
 def _dwsep(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
@@ -47,21 +48,34 @@ class _Residual(nn.Module):
 
 
 class PersonNet(nn.Module):
-    def __init__(self, widths: tuple[int, ...] = WIDTHS, mid_blocks: int = MID_BLOCKS) -> None:
+    """``decoder="skip"`` (the first shipped shape): each step upsamples the coarse features at their width and adds a
+    1x1-projected skip. ``"light"``: each step projects to the finer level's width first (a 1x1 at the coarse
+    resolution), upsamples that and adds the encoder's features as they are, so the 1/2-resolution level, where a
+    pixel costs 4x one at 1/4 and 64x one at 1/16, carries only ``widths[0]`` channels; what that saves pays for wider
+    1/8 and 1/16 levels."""
+
+    def __init__(self, widths: tuple[int, ...] = WIDTHS, mid_blocks: int = MID_BLOCKS, decoder: str = DECODER) -> None:
         super().__init__()
-        self.widths, self.mid_blocks = tuple(widths), mid_blocks
+        if decoder not in ("skip", "light"):
+            raise ValueError(f"decoder must be 'skip' or 'light', not {decoder!r}")
+        self.widths, self.mid_blocks, self.decoder = tuple(widths), mid_blocks, decoder
         w0, w1, w2, w3 = widths
         self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, 2, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
         self.down1 = _dwsep(w0, w1, 2)        # 1/4
         self.down2 = _dwsep(w1, w2, 2)        # 1/8
         self.down3 = _dwsep(w2, w3, 2)        # 1/16
         self.mid = nn.Sequential(*(_Residual(w3) for _ in range(mid_blocks)))
-        self.skip2 = nn.Conv2d(w2, w3, 1)
-        self.up2 = _dwsep(w3, w2)
-        self.skip1 = nn.Conv2d(w1, w2, 1)
-        self.up1 = _dwsep(w2, w1)
-        self.skip0 = nn.Conv2d(w0, w1, 1)
-        self.up0 = _dwsep(w1, w0)
+        if decoder == "skip":
+            self.skip2 = nn.Conv2d(w2, w3, 1)
+            self.up2 = _dwsep(w3, w2)
+            self.skip1 = nn.Conv2d(w1, w2, 1)
+            self.up1 = _dwsep(w2, w1)
+            self.skip0 = nn.Conv2d(w0, w1, 1)
+            self.up0 = _dwsep(w1, w0)
+        else:
+            self.proj2, self.up2 = nn.Conv2d(w3, w2, 1), _dwsep(w2, w2)
+            self.proj1, self.up1 = nn.Conv2d(w2, w1, 1), _dwsep(w1, w1)
+            self.proj0, self.up0 = nn.Conv2d(w1, w0, 1), _dwsep(w0, w0)
         self.head = nn.Conv2d(w0, 1, 3, 1, 1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,9 +84,14 @@ class PersonNet(nn.Module):
         f1 = self.down1(f0)
         f2 = self.down2(f1)
         y = self.mid(self.down3(f2))
-        y = self.up2(F.interpolate(y, size=f2.shape[2:], mode="bilinear", align_corners=False) + self.skip2(f2))
-        y = self.up1(F.interpolate(y, size=f1.shape[2:], mode="bilinear", align_corners=False) + self.skip1(f1))
-        y = self.up0(F.interpolate(y, size=f0.shape[2:], mode="bilinear", align_corners=False) + self.skip0(f0))
+        if self.decoder == "skip":
+            y = self.up2(_up(y, f2) + self.skip2(f2))
+            y = self.up1(_up(y, f1) + self.skip1(f1))
+            y = self.up0(_up(y, f0) + self.skip0(f0))
+        else:
+            y = self.up2(_up(self.proj2(y), f2) + f2)
+            y = self.up1(_up(self.proj1(y), f1) + f1)
+            y = self.up0(_up(self.proj0(y), f0) + f0)
         return F.interpolate(self.head(y), size=x.shape[2:], mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,7 +99,11 @@ class PersonNet(nn.Module):
 
     def shape_metadata(self) -> dict[str, str]:
         """What load_person_weights needs to rebuild this network (safetensors metadata)."""
-        return {"widths": json.dumps(list(self.widths)), "mid_blocks": str(self.mid_blocks)}
+        return {"widths": json.dumps(list(self.widths)), "mid_blocks": str(self.mid_blocks), "decoder": self.decoder}
+
+
+def _up(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(y, size=like.shape[2:], mode="bilinear", align_corners=False)
 
 
 def export_segmenter(net: PersonNet, path: Path, opset: int = 17) -> Path:

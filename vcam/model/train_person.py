@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.person_data import PeoplePool
-from vcam.model.segmenter import MID_BLOCKS, WIDTHS, PersonNet
+from vcam.model.segmenter import DECODER, MID_BLOCKS, WIDTHS, PersonNet
 from vcam.model.train import _Progress, optimise
 
 PERSON_WEIGHTS = "person.safetensors"
@@ -59,6 +59,7 @@ class PersonConfig:
     # 1/64 and 1/256 of one at full resolution.
     widths: tuple[int, int, int, int] = WIDTHS
     mid_blocks: int = MID_BLOCKS
+    decoder: str = DECODER
 
 
 def edge_band(p: torch.Tensor, width: int = 5) -> torch.Tensor:
@@ -131,7 +132,7 @@ def train_person(cfg: PersonConfig) -> Path:
     pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher))
     print(f"{len(pool.real)} frames, {len(pool.cutouts)} portrait cutouts, {len(pool.backgrounds)} backgrounds",
           flush=True)
-    net = PersonNet(tuple(cfg.widths), cfg.mid_blocks)
+    net = PersonNet(tuple(cfg.widths), cfg.mid_blocks, cfg.decoder)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, elapsed, history = 0, 0.0, []
     if (cfg.out / CHECKPOINT).is_file():
@@ -174,6 +175,6 @@ def load_person_weights(path: Path) -> PersonNet:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     net = PersonNet(tuple(json.loads(meta["widths"])) if "widths" in meta else WIDTHS,
-                    int(meta.get("mid_blocks", MID_BLOCKS)))
+                    int(meta.get("mid_blocks", MID_BLOCKS)), meta.get("decoder", DECODER))
     net.load_state_dict(load_file(str(path)), strict=True)
     return net.eval()
