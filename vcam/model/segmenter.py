@@ -1,11 +1,13 @@
 """vcam's own person segmenter: a small encoder-decoder that predicts a soft person matte at 256x144.
 
-Shape: a stride-2 stem, three depthwise-separable downsamplings to 1/16 (16x9), two 5x5 depthwise residual blocks
-with a squeeze-excite gate there (the global context that tells "a person is in view"), then a decoder that doubles
-the resolution three times, adding a projected skip from the encoder at each step, and a 3x3 head at 1/2 resolution
-upsampled bilinearly. Depthwise convs keep it at a few tens of M multiply-adds, so it costs about a millisecond on
-the CPU runtimes; edges are refined afterwards at the output size against the camera frame (vcam.person), so the
-network needs the silhouette, not the hair strands.
+Shape: a stride-2 stem, three depthwise-separable downsamplings to 1/16 (16x9), 5x5 depthwise residual blocks with
+a squeeze-excite gate there (the global context that tells "a person is in view"), then a decoder that doubles the
+resolution three times, adding the encoder's features at each step, and a 3x3 head at 1/2 resolution upsampled
+bilinearly. Depthwise convs keep it at a few tens of M multiply-adds, so it costs a few milliseconds on the CPU
+runtimes, mostly at 1/2 resolution; edges are refined afterwards at the output size against the camera frame
+(vcam.person), so the network needs the silhouette, not the hair strands. The shipped shape: widths 16/32/64/128,
+four blocks at 1/16, the "light" decoder (145 k parameters); the first one was 16/24/40/64 with two blocks and
+the "skip" decoder (31 k), at the same cost.
 
 ONNX interface (what vcam.person.segmenter runs): input ``image`` (1,3,144,256) RGB in [0,1], output ``matte``
 (1,1,144,256) person probability in [0,1].
@@ -22,9 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 INPUT_HW = (144, 256)
-WIDTHS = (16, 24, 40, 64)
-MID_BLOCKS = 2
-DECODER = "skip"
+WIDTHS = (16, 32, 64, 128)
+MID_BLOCKS = 4
+DECODER = "light"
+# The first shipped shape (31 k parameters), for weights saved before the shape was recorded in full.
+FIRST_SHAPE = ((16, 24, 40, 64), 2, "skip")
 
 
 def _dwsep(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:

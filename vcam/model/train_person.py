@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.person_data import PeoplePool
-from vcam.model.segmenter import DECODER, MID_BLOCKS, WIDTHS, PersonNet
+from vcam.model.segmenter import DECODER, FIRST_SHAPE, MID_BLOCKS, WIDTHS, PersonNet
 from vcam.model.train import _Progress, optimise
 
 PERSON_WEIGHTS = "person.safetensors"
@@ -54,9 +54,9 @@ class PersonConfig:
     # 53 more minutes from the shipped weights with it ended at VOC IoU 0.378 against the shipped 0.451 (held-out
     # agreement 0.708 against 0.745), so the teacher labels every frame by default.
     composite_labels: bool = False
-    # The network's shape. The first shipped one, (16, 24, 40, 64) with 2 blocks at 1/16 (31 k parameters), stopped
-    # improving at VOC IoU 0.40-0.45 however long it trained; these widen the 1/8 and 1/16 levels, where a pixel costs
-    # 1/64 and 1/256 of one at full resolution.
+    # The network's shape. The first shipped one (FIRST_SHAPE, 31 k parameters) stopped improving at VOC IoU
+    # 0.40-0.45 however long it trained; this one widens the 1/8 and 1/16 levels, where a pixel costs 1/16 and 1/64 of
+    # one at 1/2 resolution, and its decoder carries fewer channels at 1/2 (same cost a frame).
     widths: tuple[int, int, int, int] = WIDTHS
     mid_blocks: int = MID_BLOCKS
     decoder: str = DECODER
@@ -174,7 +174,10 @@ def load_person_weights(path: Path) -> PersonNet:
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-    net = PersonNet(tuple(json.loads(meta["widths"])) if "widths" in meta else WIDTHS,
-                    int(meta.get("mid_blocks", MID_BLOCKS)), meta.get("decoder", DECODER))
+    if "mid_blocks" in meta:
+        shape = (tuple(json.loads(meta["widths"])), int(meta["mid_blocks"]), meta.get("decoder", DECODER))
+    else:   # saved before the whole shape was recorded: the first shipped shape
+        shape = (tuple(json.loads(meta["widths"])) if "widths" in meta else FIRST_SHAPE[0], *FIRST_SHAPE[1:])
+    net = PersonNet(*shape)
     net.load_state_dict(load_file(str(path)), strict=True)
     return net.eval()
