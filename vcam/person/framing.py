@@ -93,11 +93,17 @@ def wanted_view(matte: np.ndarray, aspect: float, params: FramingParams = FRAMIN
     # Matte rows per matte column of the same physical length: the frame's aspect against the matte's.
     k = aspect * h / w
     # The head: coverage's running maximum from the top, until 0.8 head widths (in rows) have gone by (a head is
-    # at least that tall for its width, hair included). A person cut by the frame's bottom just below the chin
-    # never gets there: the head is then no wider than the rows in view allow.
+    # at least that tall for its width, hair included). Where the rows never get there (full hair meeting the
+    # shoulders early, or a person cut by the frame's bottom just below the chin), the row that came closest
+    # decides, the head no wider than the rows down to it allow: a hair's width more must not read as "no head".
     run = np.maximum.accumulate(rows[top:])
-    below = np.flatnonzero(np.arange(run.size) >= 0.8 * run * k)
-    head_w = float(run[below[0]] if below.size else min(run[-1], run.size / (0.8 * k))) / w
+    idx = np.arange(run.size)
+    below = np.flatnonzero(idx >= 0.8 * run * k)
+    if below.size:
+        head_w = float(run[below[0]]) / w
+    else:
+        near = int(np.argmax(idx / (0.8 * run * k)))
+        head_w = min(float(run[near]), (near + 1) / (0.8 * k)) / w
     shoulders = max(float(np.percentile(rows[on], 90)) / w, params.shoulders_per_head * head_w)
     bottom = min(h, top + max(2, round(1.2 * shoulders * w * k)))
     cols = mask[top:bottom].sum(axis=0)
