@@ -49,9 +49,10 @@ class ConsumerResult:
     @property
     def in_order(self) -> bool:
         """Each frame newer than the one before. Where a new reader began (ffmpeg is restarted until it gets in), its
-        first frame may repeat the previous reader's last: v4l2loopback hands a newly opened reader the frame it
-        holds, which the previous reader already had (seen as [159, 159] when the readers started late)."""
-        return all(b > a or (b == a and i + 1 in self.starts)
+        first frame may repeat the previous reader's last, and its second its first: v4l2loopback hands a newly
+        opened reader the frame it holds, which the previous reader (or this one's format probe) already had (seen as
+        [159, 159] across two readers and [6, 6] within one, under load). Any other repeat or step back fails."""
+        return all(b > a or (b == a and (i + 1 in self.starts or i in self.starts))
                    for i, (a, b) in enumerate(zip(self.indices, self.indices[1:], strict=False)))
 
     @property
