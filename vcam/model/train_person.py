@@ -175,7 +175,7 @@ def load_person_weights(path: Path) -> PersonNet:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if "mid_blocks" in meta:
-        shape = (tuple(json.loads(meta["widths"])), int(meta["mid_blocks"]), meta.get("decoder", DECODER))
+        shape = (tuple(json.loads(meta["widths"])), int(meta["mid_blocks"]), meta.get("decoder", FIRST_SHAPE[2]))
     else:   # saved before the whole shape was recorded: the first shipped shape
         shape = (tuple(json.loads(meta["widths"])) if "widths" in meta else FIRST_SHAPE[0], *FIRST_SHAPE[1:])
     net = PersonNet(*shape)
