@@ -13,6 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
+from safetensors.torch import save_file  # noqa: E402
+
 from vcam.model.segmenter import INPUT_HW, PersonNet, export_segmenter  # noqa: E402
 from vcam.model.train_person import edge_band, matte_loss  # noqa: E402
 
@@ -115,6 +117,30 @@ def test_training_writes_weights_resumes_and_exports(tmp_path, selfie_dir) -> No
     path = export_person(cfg.out / PERSON_WEIGHTS, model)
     man = json.loads((model / "manifest.json").read_text())
     assert path.is_file() and man["person_model"] == "person.onnx" and len(man["person_model_sha256"]) == 64
+
+
+def test_a_continuation_starts_from_the_given_weights_and_refuses_another_shape(tmp_path, selfie_dir) -> None:
+    from vcam.model.segmenter import FIRST_SHAPE, PersonNet
+    from vcam.model.train_person import PERSON_WEIGHTS, PersonConfig, load_person_weights, train_person
+
+    people, content = _synthetic_people(tmp_path)
+    start = PersonNet()
+    torch.manual_seed(3)
+    for p in start.parameters():
+        p.data.normal_(0.0, 0.05)
+    save_file(start.state_dict(), str(tmp_path / "start.safetensors"), start.shape_metadata())
+    cfg = PersonConfig(people_dir=people, content_dir=content, out=tmp_path / "run", teacher_dir=selfie_dir,
+                       minutes=0.02, batch=2, threads=1, lr=1e-9, lr_min=1e-9, init_from=tmp_path / "start.safetensors")
+    train_person(cfg)
+    trained = load_person_weights(cfg.out / PERSON_WEIGHTS).state_dict()
+    # A learning rate of 1e-9 moves nothing visible: what was saved is what it started from, not a fresh network.
+    # (Batch-norm statistics do move in training mode, so only the learnt parameters are compared.)
+    assert all(torch.allclose(trained[k], v, atol=1e-5) for k, v in start.named_parameters())
+    other = PersonNet(*FIRST_SHAPE)
+    save_file(other.state_dict(), str(tmp_path / "first.safetensors"), other.shape_metadata())
+    cfg.out, cfg.init_from = tmp_path / "run2", tmp_path / "first.safetensors"
+    with pytest.raises(ValueError, match="shape"):
+        train_person(cfg)
 
 
 def test_composites_are_labelled_by_their_cutouts_alpha(tmp_path) -> None:

@@ -60,6 +60,8 @@ class PersonConfig:
     widths: tuple[int, int, int, int] = WIDTHS
     mid_blocks: int = MID_BLOCKS
     decoder: str = DECODER
+    # Weights to start from (same shape), for a continuation at a lower learning rate; a checkpoint in ``out`` wins.
+    init_from: Path | None = None
 
 
 def edge_band(p: torch.Tensor, width: int = 5) -> torch.Tensor:
@@ -138,6 +140,12 @@ def train_person(cfg: PersonConfig) -> Path:
     if (cfg.out / CHECKPOINT).is_file():
         step, elapsed, history = _resume(cfg, net, opt, rng)
         print(f"resumed at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    elif cfg.init_from is not None:
+        start = load_person_weights(cfg.init_from)
+        if start.shape_metadata() != net.shape_metadata():
+            raise ValueError(f"{cfg.init_from} has shape {start.shape_metadata()}, not {net.shape_metadata()}")
+        net.load_state_dict(start.state_dict(), strict=True)
+        print(f"starting from {cfg.init_from}", flush=True)
     budget = cfg.minutes * 60
     prog = _Progress(cfg.minutes, elapsed / 60, "min", cfg.log_every)
     t0 = time.perf_counter() - elapsed
