@@ -205,8 +205,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 2,
     recipe: Annotated[Path | None, typer.Option(
-        help="JSON of training settings (loss weights, init-from, motion...); models/recipes/ holds the shipped "
-             "model's stages.")] = None,
+        help="JSON of training settings (loss weights, init-from, motion...; with --person the segmenter's); "
+             "models/recipes/ holds the shipped models' stages.")] = None,
 ) -> None:
     """Train the multi-style network (needs the train extra), or add one style to the shipped one in minutes."""
     try:
@@ -227,7 +227,7 @@ def train(
 
             run_person_training(out=out, base=base, people_dir=people_dir, content_dir=content_dir,
                                 video_dir=video_dir, teacher_dir=teacher_dir, minutes=minutes, seed=seed,
-                                threads=threads, say=console.print)
+                                threads=threads, recipe=recipe, say=console.print)
             return
         run_training(out=out, style_dir=style_dir, content_dir=content_dir, video_dir=video_dir, minutes=minutes,
                      iterations=iterations, add_style=add_style, name=name, base=base, seed=seed, threads=threads,

@@ -63,19 +63,20 @@ def run_training(out: Path, style_dir: Path | None, content_dir: Path | None, vi
 
 # Settings a recipe may set: the learning ones. Folders, the output and the thread count come from the command line.
 _RECIPE_PATHS = {"init_from"}
-_RECIPE_TUPLES = {"styles", "train_only_styles", "temporal_ramp"}
+_RECIPE_TUPLES = {"styles", "train_only_styles", "temporal_ramp", "widths"}
 _NOT_IN_RECIPES = {"style_dir", "content_dir", "video_dir", "people_dir", "teacher_dir", "out", "threads"}
 
 
-def read_recipe(path: Path) -> dict[str, Any]:
-    """TrainConfig fields from a JSON file (keys starting with "_" are comments); unknown keys are refused."""
+def read_recipe(path: Path, config: type = TrainConfig) -> dict[str, Any]:
+    """``config``'s fields (TrainConfig, or PersonConfig for the segmenter) from a JSON file (keys starting with "_"
+    are comments); unknown keys are refused."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise VcamError(f"Cannot read the training recipe {path}: {exc}") from None
     if not isinstance(data, dict):
         raise VcamError(f"The training recipe {path} must be a JSON object of training settings.")
-    known = {f.name for f in dataclasses.fields(TrainConfig)} - _NOT_IN_RECIPES
+    known = {f.name for f in dataclasses.fields(config)} - _NOT_IN_RECIPES
     data = {k: v for k, v in data.items() if not k.startswith("_")}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -164,18 +165,22 @@ def run_encoder_training(out: Path, base: Path | None, style_dir: Path | None, c
 
 def run_person_training(out: Path, base: Path | None, people_dir: Path | None, content_dir: Path | None,
                         video_dir: Path | None, teacher_dir: Path | None, minutes: float, seed: int, threads: int,
-                        say: Callable[[str], None] = print) -> Path:
+                        recipe: Path | None = None, say: Callable[[str], None] = print) -> Path:
     """Distil vcam's person segmenter from the MediaPipe selfie teacher, then export it into the model folder."""
     from vcam.model.export import export_person
     from vcam.model.selfie_teacher import require_selfie_teacher
     from vcam.model.train_person import PersonConfig, train_person
 
     teacher = require_selfie_teacher(teacher_dir).parent   # refuse before any work when ../shared is absent
+    settings: dict[str, Any] = {"seed": seed, "minutes": PERSON_MINUTES}
+    settings.update(read_recipe(recipe, PersonConfig) if recipe else {})
+    if minutes > 0:   # --minutes given on the command line wins over the recipe
+        settings["minutes"] = minutes
     manifest = load_manifest(base)
     cfg = PersonConfig(people_dir=_need_dir(people_dir, _SHARED / "people", "people"),
                        content_dir=_need_dir(content_dir, _SHARED / "content", "content"),
                        video_dir=_optional_dir(video_dir, _SHARED / "video"), teacher_dir=teacher, out=out,
-                       minutes=minutes if minutes > 0 else PERSON_MINUTES, seed=seed, threads=threads)
+                       threads=threads, **settings)
     say(f"training the person segmenter from the selfie teacher -> {out} ({cfg.minutes:.0f} min; checkpoints every "
         f"{cfg.checkpoint_seconds:.0f} s; re-run the same command to resume)")
     weights = train_person(cfg)
