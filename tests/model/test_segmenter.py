@@ -15,6 +15,7 @@ pytest.importorskip("onnx")
 
 from safetensors.torch import save_file  # noqa: E402
 
+from vcam.errors import ModelError  # noqa: E402
 from vcam.model.segmenter import INPUT_HW, PersonNet, export_segmenter  # noqa: E402
 from vcam.model.train_person import edge_band, matte_loss  # noqa: E402
 
@@ -139,7 +140,10 @@ def test_a_continuation_starts_from_the_given_weights_and_refuses_another_shape(
     other = PersonNet(*FIRST_SHAPE)
     save_file(other.state_dict(), str(tmp_path / "first.safetensors"), other.shape_metadata())
     cfg.out, cfg.init_from = tmp_path / "run2", tmp_path / "first.safetensors"
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ModelError, match="shape"):
+        train_person(cfg)
+    cfg.out, cfg.init_from = tmp_path / "run3", tmp_path / "missing.safetensors"
+    with pytest.raises(ModelError, match="No segmenter weights"):
         train_person(cfg)
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from vcam.errors import ModelError
 from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.person_data import PeoplePool
 from vcam.model.segmenter import DECODER, FIRST_SHAPE, MID_BLOCKS, WIDTHS, PersonNet
@@ -122,6 +123,19 @@ def teacher_matte(teacher: torch.nn.Module):
     return run
 
 
+def _start_from(net: PersonNet, path: Path) -> None:
+    """Load ``path``'s weights into ``net``, refused with the reason unless the file is there with ``net``'s shape."""
+    if not Path(path).is_file():
+        raise ModelError(f"No segmenter weights at {path} to start from (init_from).",
+                         "Train the first stage (vcam train --person) or point init_from at its person.safetensors.")
+    start = load_person_weights(path)
+    if start.shape_metadata() != net.shape_metadata():
+        raise ModelError(f"{path} has shape {start.shape_metadata()}, not {net.shape_metadata()}.",
+                         "Start from weights of the same shape, or set widths/mid_blocks/decoder to theirs.")
+    net.load_state_dict(start.state_dict(), strict=True)
+    print(f"starting from {path}", flush=True)
+
+
 def train_person(cfg: PersonConfig) -> Path:
     from vcam.model.selfie_teacher import load_selfie_teacher
 
@@ -130,10 +144,6 @@ def train_person(cfg: PersonConfig) -> Path:
     teacher = load_selfie_teacher(cfg.teacher_dir)
     cfg.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
-    print("loading people, portraits (cut out with the teacher) and backgrounds", flush=True)
-    pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher))
-    print(f"{len(pool.real)} frames, {len(pool.cutouts)} portrait cutouts, {len(pool.backgrounds)} backgrounds",
-          flush=True)
     net = PersonNet(tuple(cfg.widths), cfg.mid_blocks, cfg.decoder)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, elapsed, history = 0, 0.0, []
@@ -141,11 +151,12 @@ def train_person(cfg: PersonConfig) -> Path:
         step, elapsed, history = _resume(cfg, net, opt, rng)
         print(f"resumed at step {step} ({elapsed / 60:.1f} min done)", flush=True)
     elif cfg.init_from is not None:
-        start = load_person_weights(cfg.init_from)
-        if start.shape_metadata() != net.shape_metadata():
-            raise ValueError(f"{cfg.init_from} has shape {start.shape_metadata()}, not {net.shape_metadata()}")
-        net.load_state_dict(start.state_dict(), strict=True)
-        print(f"starting from {cfg.init_from}", flush=True)
+        _start_from(net, cfg.init_from)
+    # The pool (a minute of teacher passes over the portraits) after the weights, so a bad init_from fails at once.
+    print("loading people, portraits (cut out with the teacher) and backgrounds", flush=True)
+    pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher))
+    print(f"{len(pool.real)} frames, {len(pool.cutouts)} portrait cutouts, {len(pool.backgrounds)} backgrounds",
+          flush=True)
     budget = cfg.minutes * 60
     prog = _Progress(cfg.minutes, elapsed / 60, "min", cfg.log_every)
     t0 = time.perf_counter() - elapsed
