@@ -47,7 +47,7 @@ def test_stages_chain_from_one_run_to_the_next(prefix: str, weights: str) -> Non
     for p in sorted(RECIPES.glob(f"{prefix}_*.json")):
         what = json.loads(p.read_text())["_what"]
         outs[p.stem] = what.split("--out ")[1].split()[0]
-    stems = sorted(outs)
+    stems = sorted(outs, key=lambda stem: int(stem.split("_")[1]))    # by stage number: look_10 after look_9
     assert len(stems) >= 2
     for prev, cur in zip(stems, stems[1:], strict=False):
         assert read_recipe(RECIPES / f"{cur}.json", config)["init_from"] == Path(outs[prev]) / weights
