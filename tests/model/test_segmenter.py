@@ -32,14 +32,19 @@ def test_weights_rebuild_the_network_of_their_shape(tmp_path) -> None:
 
     from vcam.model.train_person import load_person_weights
 
-    net = PersonNet((8, 16, 24, 32), 3, "light").eval()
+    net = PersonNet((8, 16, 24, 32), 3, "light", enc_blocks=(1, 2)).eval()
     path = tmp_path / "person.safetensors"
     save_file(net.state_dict(), str(path), net.shape_metadata())
     back = load_person_weights(path)
     x = torch.rand(1, 3, *INPUT_HW)
     with torch.no_grad():
-        assert (back.widths, back.mid_blocks, back.decoder) == ((8, 16, 24, 32), 3, "light")
+        assert (back.widths, back.mid_blocks, back.decoder, back.enc_blocks) == ((8, 16, 24, 32), 3, "light", (1, 2))
         assert torch.equal(back(x), net(x))
+    # Weights saved before the encoder blocks existed load with none.
+    flat = PersonNet((8, 16, 24, 32), 3, "light")
+    meta = {k: v for k, v in flat.shape_metadata().items() if k != "enc_blocks"}
+    save_file(flat.state_dict(), str(path), meta)
+    assert load_person_weights(path).enc_blocks == (0, 0)
     # Weights from before the shape was recorded (widths only) load as the first shipped shape.
     old = PersonNet((16, 24, 40, 64), 2, "skip")
     save_file(old.state_dict(), str(path), {"widths": "[16, 24, 40, 64]"})

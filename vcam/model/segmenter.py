@@ -27,6 +27,7 @@ INPUT_HW = (144, 256)
 WIDTHS = (16, 32, 64, 128)
 MID_BLOCKS = 4
 DECODER = "light"
+ENC_BLOCKS = (0, 0)     # residual blocks after the 1/4 and the 1/8 downsampling
 # The first shipped shape (31 k parameters), for weights saved before the shape was recorded in full.
 FIRST_SHAPE = ((16, 24, 40, 64), 2, "skip")
 
@@ -58,15 +59,21 @@ class PersonNet(nn.Module):
     pixel costs 4x one at 1/4 and 64x one at 1/16, carries only ``widths[0]`` channels; what that saves pays for wider
     1/8 and 1/16 levels."""
 
-    def __init__(self, widths: tuple[int, ...] = WIDTHS, mid_blocks: int = MID_BLOCKS, decoder: str = DECODER) -> None:
+    def __init__(self, widths: tuple[int, ...] = WIDTHS, mid_blocks: int = MID_BLOCKS, decoder: str = DECODER,
+                 enc_blocks: tuple[int, int] = ENC_BLOCKS) -> None:
         super().__init__()
         if decoder not in ("skip", "light"):
             raise ValueError(f"decoder must be 'skip' or 'light', not {decoder!r}")
         self.widths, self.mid_blocks, self.decoder = tuple(widths), mid_blocks, decoder
+        self.enc_blocks = tuple(enc_blocks)
         w0, w1, w2, w3 = widths
         self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, 2, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
+        # Depth before 1/16, where a pixel is still cheap: one layer per level sees too little of the picture to tell
+        # a person from a person-coloured wall (the first shapes' fog on VOC's rooms and streets).
         self.down1 = _dwsep(w0, w1, 2)        # 1/4
+        self.enc1 = nn.Sequential(*(_Residual(w1) for _ in range(self.enc_blocks[0])))
         self.down2 = _dwsep(w1, w2, 2)        # 1/8
+        self.enc2 = nn.Sequential(*(_Residual(w2) for _ in range(self.enc_blocks[1])))
         self.down3 = _dwsep(w2, w3, 2)        # 1/16
         self.mid = nn.Sequential(*(_Residual(w3) for _ in range(mid_blocks)))
         if decoder == "skip":
@@ -85,8 +92,8 @@ class PersonNet(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Matte logits at the input size."""
         f0 = self.stem(x)
-        f1 = self.down1(f0)
-        f2 = self.down2(f1)
+        f1 = self.enc1(self.down1(f0))
+        f2 = self.enc2(self.down2(f1))
         y = self.mid(self.down3(f2))
         if self.decoder == "skip":
             y = self.up2(_up(y, f2) + self.skip2(f2))
@@ -103,7 +110,8 @@ class PersonNet(nn.Module):
 
     def shape_metadata(self) -> dict[str, str]:
         """What load_person_weights needs to rebuild this network (safetensors metadata)."""
-        return {"widths": json.dumps(list(self.widths)), "mid_blocks": str(self.mid_blocks), "decoder": self.decoder}
+        return {"widths": json.dumps(list(self.widths)), "mid_blocks": str(self.mid_blocks), "decoder": self.decoder,
+                "enc_blocks": json.dumps(list(self.enc_blocks))}
 
 
 def _up(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

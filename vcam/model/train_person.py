@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 from vcam.errors import ModelError
 from vcam.model.checkpoint import load_training, save_training, write_atomic
 from vcam.model.person_data import PeoplePool
-from vcam.model.segmenter import DECODER, FIRST_SHAPE, MID_BLOCKS, WIDTHS, PersonNet
+from vcam.model.segmenter import DECODER, ENC_BLOCKS, FIRST_SHAPE, MID_BLOCKS, WIDTHS, PersonNet
 from vcam.model.train import _Progress, optimise
 
 PERSON_WEIGHTS = "person.safetensors"
@@ -61,6 +61,7 @@ class PersonConfig:
     widths: tuple[int, int, int, int] = WIDTHS
     mid_blocks: int = MID_BLOCKS
     decoder: str = DECODER
+    enc_blocks: tuple[int, int] = ENC_BLOCKS
     # Weights to start from (same shape), for a continuation at a lower learning rate; a checkpoint in ``out`` wins.
     init_from: Path | None = None
 
@@ -131,7 +132,7 @@ def _start_from(net: PersonNet, path: Path) -> None:
     start = load_person_weights(path)
     if start.shape_metadata() != net.shape_metadata():
         raise ModelError(f"{path} has shape {start.shape_metadata()}, not {net.shape_metadata()}.",
-                         "Start from weights of the same shape, or set widths/mid_blocks/decoder to theirs.")
+                         "Start from weights of the same shape, or set widths/mid_blocks/decoder/enc_blocks to theirs.")
     net.load_state_dict(start.state_dict(), strict=True)
     print(f"starting from {path}", flush=True)
 
@@ -144,7 +145,7 @@ def train_person(cfg: PersonConfig) -> Path:
     teacher = load_selfie_teacher(cfg.teacher_dir)
     cfg.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
-    net = PersonNet(tuple(cfg.widths), cfg.mid_blocks, cfg.decoder)
+    net = PersonNet(tuple(cfg.widths), cfg.mid_blocks, cfg.decoder, tuple(cfg.enc_blocks))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, elapsed, history = 0, 0.0, []
     if (cfg.out / CHECKPOINT).is_file():
@@ -194,7 +195,8 @@ def load_person_weights(path: Path) -> PersonNet:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if "mid_blocks" in meta:
-        shape = (tuple(json.loads(meta["widths"])), int(meta["mid_blocks"]), meta.get("decoder", FIRST_SHAPE[2]))
+        shape = (tuple(json.loads(meta["widths"])), int(meta["mid_blocks"]), meta.get("decoder", FIRST_SHAPE[2]),
+                 tuple(json.loads(meta.get("enc_blocks", "[0, 0]"))))
     else:   # saved before the whole shape was recorded: the first shipped shape
         shape = (tuple(json.loads(meta["widths"])) if "widths" in meta else FIRST_SHAPE[0], *FIRST_SHAPE[1:])
     net = PersonNet(*shape)
