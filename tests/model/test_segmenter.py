@@ -123,6 +123,8 @@ def test_training_writes_weights_resumes_and_exports(tmp_path, selfie_dir) -> No
     path = export_person(cfg.out / PERSON_WEIGHTS, model)
     man = json.loads((model / "manifest.json").read_text())
     assert path.is_file() and man["person_model"] == "person.onnx" and len(man["person_model_sha256"]) == 64
+    # The weights ship beside the graph, so a later stage can start from them (init_from).
+    assert (model / PERSON_WEIGHTS).read_bytes() == (cfg.out / PERSON_WEIGHTS).read_bytes()
 
 
 def test_a_continuation_starts_from_the_given_weights_and_refuses_another_shape(tmp_path, selfie_dir) -> None:

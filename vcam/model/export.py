@@ -263,12 +263,13 @@ PERSON_ONNX = "person.onnx"
 
 def export_person(weights: Path, model_dir: Path) -> Path:
     """The trained person segmenter (safetensors) -> ``model_dir/person.onnx``, checked against torch, and recorded
-    in the model's manifest (name, hash, training): the runtime's person options then have their matte."""
+    in the model's manifest (name, hash, training): the runtime's person options then have their matte. The weights
+    go beside it (``person.safetensors``), so a fresh checkout can continue training from what it ships."""
     import onnxruntime as ort
     from safetensors import safe_open
 
     from vcam.model.segmenter import INPUT_HW, export_segmenter
-    from vcam.model.train_person import load_person_weights
+    from vcam.model.train_person import PERSON_WEIGHTS, load_person_weights
 
     net = load_person_weights(weights)
     with safe_open(str(weights), framework="pt") as f:
@@ -281,6 +282,8 @@ def export_person(weights: Path, model_dir: Path) -> Path:
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["matte"], {"image": x.numpy()})[0]
     if np.abs(got - ref).max() > PARITY_TOL * 10:
         raise ModelError(f"The exported {path} differs from the torch segmenter by {np.abs(got - ref).max():.2e}.")
+    if Path(weights).resolve() != (Path(model_dir) / PERSON_WEIGHTS).resolve():
+        shutil.copyfile(weights, Path(model_dir) / PERSON_WEIGHTS)
     data = json.loads((Path(model_dir) / MANIFEST).read_text(encoding="utf-8"))
     data.update({"person_model": PERSON_ONNX, "person_model_sha256": sha256_file(path),
                  "person_training": {k: meta[k] for k in ("iterations", "minutes") if k in meta}})
