@@ -20,7 +20,7 @@ _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ADD_STYLE_MINUTES = 5.0
 ADD_STYLE_CACHE = 512          # teacher outputs for the new style: ~25 s on 2 cores
 # --person: the shipped segmenter's budget (README, person segmenter).
-PERSON_MINUTES = 68.0   # the shipped one: 68 min on 1 thread of a Zen 3 beside a style run, 3,709 steps
+PERSON_MINUTES = 68.0   # stage 1 (models/recipes/person_1_distill.json); the shipped stage 3 trained 100
 
 
 def _need_dir(path: Path | None, default: Path, what: str) -> Path:

@@ -5,9 +5,9 @@ a squeeze-excite gate there (the global context that tells "a person is in view"
 resolution three times, adding the encoder's features at each step, and a 3x3 head at 1/2 resolution upsampled
 bilinearly. Depthwise convs keep it at a few tens of M multiply-adds, so it costs a few milliseconds on the CPU
 runtimes, mostly at 1/2 resolution; edges are refined afterwards at the output size against the camera frame
-(vcam.person), so the network needs the silhouette, not the hair strands. The shipped shape: widths 16/32/64/128,
-four blocks at 1/16, the "light" decoder (145 k parameters); the first one was 16/24/40/64 with two blocks and
-the "skip" decoder (31 k), at the same cost.
+(vcam.person), so the network needs the silhouette, not the hair strands. The shipped shape (the defaults): widths
+16/32/64/128, three blocks at 1/8 and eight at 1/16, the "light" decoder (283 k parameters). Before it: no blocks at
+1/8 and four at 1/16 (145 k); the first one was 16/24/40/64 with two blocks and the "skip" decoder (31 k).
 
 ONNX interface (what vcam.person.segmenter runs): input ``image`` (1,3,144,256) RGB in [0,1], output ``matte``
 (1,1,144,256) person probability in [0,1].
@@ -25,9 +25,9 @@ from torch import nn
 
 INPUT_HW = (144, 256)
 WIDTHS = (16, 32, 64, 128)
-MID_BLOCKS = 4
+MID_BLOCKS = 8
 DECODER = "light"
-ENC_BLOCKS = (0, 0)     # residual blocks after the 1/4 and the 1/8 downsampling
+ENC_BLOCKS = (0, 3)     # residual blocks after the 1/4 and the 1/8 downsampling
 # The first shipped shape (31 k parameters), for weights saved before the shape was recorded in full.
 FIRST_SHAPE = ((16, 24, 40, 64), 2, "skip")
 
