@@ -54,16 +54,28 @@ def child(mode: str, size: str, rungs: list[int], cycles: int, frames: int) -> d
     clip = [rng.integers(0, 255, (out.height, out.width, 3), np.uint8) for _ in range(2)]
     ladder = [str(s.size) for s in eng.governor.ladder]
     rss = []
+    waited = []
+
+    def move(r: int) -> None:
+        # As the governor moves: the new rung is entered once its graph is compiled; the frames meanwhile run the
+        # rung it leaves (counted in ``waited``).
+        eng.governor.request_rung(r)
+        n = 0
+        while eng.governor.rung != r:
+            eng.step(clip[n % 2], ctl.snapshot())
+            n += 1
+        waited.append(n)
+
     for _ in range(cycles):
         for r in rungs:
-            eng.governor._move_to(r)
+            move(r)
             for k in range(frames):
                 eng.step(clip[k % 2], ctl.snapshot())
         rss.append(round(_rss_mb(), 1))
         print(f"  {mode}: cycle {len(rss)}: {rss[-1]:.0f} MB", flush=True)
     steady = {}
     for r in rungs:
-        eng.governor._move_to(r)
+        move(r)
         for k in range(20):
             eng.step(clip[k % 2], ctl.snapshot())
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -76,7 +88,9 @@ def child(mode: str, size: str, rungs: list[int], cycles: int, frames: int) -> d
                              "traced_peak_bytes": peak}
     eng.close()
     return {"mode": mode, "ladder": ladder, "rungs": [ladder[r] for r in rungs], "rss_mb": rss,
-            "steady_frame": steady, "engine": eng.info().get("runtime")}
+            "steady_frame": steady, "engine": eng.info().get("runtime"),
+            "frames_waiting_for_a_compile": {"moves": len(waited), "max": max(waited, default=0),
+                                             "mean": round(sum(waited) / max(len(waited), 1), 1)}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -370,3 +370,36 @@ def test_steady_state_frames_allocate_nothing(model_dir, frames, runtime) -> Non
     network_output = 3 * h * w * 4
     assert network_output > 128 * 1024
     assert peak < 64 * 1024, f"{peak} bytes allocated per frame at peak"
+
+
+class _NoDynamic:
+    """Stands in for a runner's dynamic-shape request: using it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the dynamic graph ran ({name})")
+
+
+def test_a_governor_step_never_runs_the_dynamic_graph(model_dir, frames) -> None:
+    """Issue 14: the dynamic graph's scratch memory stays at the largest size it ever ran, so the engine waits for a
+    new rung's static compile (the frames meanwhile run the rung it leaves) and the picker probes only compiled
+    runners."""
+    pytest.importorskip("openvino")
+    eng = _engine(model_dir, runtime="openvino", adaptive=True, threads=0)
+    try:
+        gov = eng.governor
+        for r in eng.picker.runners:
+            r.request = _NoDynamic()
+        eng.picker.every = 5                  # probe often: the other runner meets each new rung too
+        for target in (len(gov.ladder) - 1, 0, len(gov.ladder) - 1):
+            gov.request_rung(target)
+            for n in range(400):
+                eng.step(frames[n % len(frames)], _cs())
+                if gov.rung == target:
+                    break
+            assert gov.rung == target, "the rung's compile never finished"
+            for n in range(12):
+                eng.step(frames[n % len(frames)], _cs())
+            assert eng._stylized.shape[2:] == (gov.internal.padded.height, gov.internal.padded.width)
+        assert all(len(r._static) <= r.max_static for r in eng.picker.runners)
+    finally:
+        eng.close()

@@ -129,3 +129,26 @@ def test_at_best_only_on_the_top_rung_or_a_fixed_size() -> None:
     assert not g.at_best
     assert Governor(HD, fixed_height=180).at_best
     assert Governor(HD, adaptive=False).at_best
+
+
+def test_a_move_waits_until_its_rung_is_ready_and_counts_the_failure_once() -> None:
+    """A rung whose graph is still compiling is entered once it is ready, not run on the slower dynamic graph;
+    the frames meanwhile stay at the rung being left, and the slow rung is blocked only once."""
+    g = Governor(HD, target_fps=30)
+    compiled = {g.internal.size.height}
+    asked = []
+
+    def ready(s: InternalSize) -> bool:
+        asked.append(s.size.height)
+        return s.size.height in compiled
+
+    g.ready = ready
+    assert _feed(g, 40, g.cooldown + g.down_after + 60) == 0      # too slow, but 144's graph is not there
+    assert g.internal.size.height == 180 and 144 in asked
+    assert g._fail_count == {1: 1}
+    compiled.add(144)
+    assert _feed(g, 40, 1) == 1 and g.internal.size.height == 144
+    g.set_quality("high")                                           # a pinned rung waits the same way
+    assert g.internal.size.height == 144
+    compiled.add(360)
+    assert _feed(g, 40, 1) == 1 and g.internal.size.height == 360

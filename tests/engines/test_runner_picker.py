@@ -63,3 +63,28 @@ def test_a_new_deadline_is_acted_on_within_a_few_dozen_frames() -> None:
     p.set_deadline(20.0)
     used = _drive(p, {1: 18.0, 2: 15.0}, 60)
     assert used[-1] == 1
+
+
+def test_a_probe_waits_until_every_runner_has_the_size_compiled() -> None:
+    """A runner still compiling the current size is not timed (its fallback would be slow and grow its memory); the
+    probe comes once it is ready, and every runner is asked so that each starts its compile."""
+    p = _picker(every=50)
+    p.choose([18.0, 15.0])                    # 2 threads current
+    compiled = {2}
+    asked: list[int] = []
+
+    def ready(r: _FakeRunner) -> bool:
+        asked.append(r.threads)
+        return r.threads in compiled
+
+    used = []
+    for _ in range(200):
+        i = p.next(ready)
+        used.append(p.runners[i].threads)
+        p.report(i, 10.0 if p.runners[i].threads == 1 else 15.0)
+    assert set(used) == {2} and 1 in asked    # 1 thread would win, but it was never run uncompiled
+    compiled.add(1)
+    for _ in range(60):
+        i = p.next(ready)
+        p.report(i, 10.0 if p.runners[i].threads == 1 else 15.0)
+    assert p.runner.threads == 1

@@ -84,6 +84,7 @@ class CpuEngine:
         self._backdrop = Backdrop(self._stylize_still)
         self.picker = self._open_runners(runtime or requested_runtime(), cfg.threads,
                                          resolve_precision(cfg.cpu_precision))
+        self.governor.ready = lambda s: self.picker.runner.ready((s.padded.height, s.padded.width))
         self._prewarm()
         self._configure(cfg.size)
 
@@ -292,7 +293,8 @@ class CpuEngine:
 
     def _infer(self, blob: np.ndarray, style: np.ndarray) -> None:
         picker = self.picker
-        idx = picker.next()
+        hw = (blob.shape[2], blob.shape[3])
+        idx = picker.next(lambda r: r.ready(hw))
         runner = picker.runners[idx]
         s_in, s_out = self._states[self._cur], self._states[1 - self._cur]
         t0 = time.perf_counter()

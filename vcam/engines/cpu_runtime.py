@@ -49,6 +49,10 @@ class Runner(Protocol):
         """Prepare these (h, w) network sizes now, so a later governor step allocates nothing new."""
         ...
 
+    def ready(self, hw: tuple[int, int]) -> bool:
+        """Whether this (h, w) network size runs at full speed now; if not, start preparing it in the background."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -110,6 +114,9 @@ class OrtRunner:
     def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
         """Nothing to do: ONNX Runtime serves every size from its one dynamic session."""
 
+    def ready(self, hw: tuple[int, int]) -> bool:
+        return True
+
     def close(self) -> None:
         self._binding = None
         self.session = None
@@ -117,12 +124,15 @@ class OrtRunner:
 
 class OpenVinoRunner:
     """OpenVINO on the CPU. Static shapes run ~1.5-2x faster than the dynamic graph here, so each network size gets
-    its own compiled copy: the hinted size at once, others on a helper thread while the dynamic graph serves the
-    first frames at a new size (a governor step never stalls on a compile).
+    its own compiled copy: the hinted size at once, others on a helper thread (``ready``), while the engine keeps
+    running the size it has (a governor step never stalls on a compile, and waits for it instead of using the
+    dynamic graph). The dynamic graph serves only a size nobody waited for (the first frames after the camera's
+    resolution changes): its scratch memory grows to the largest size it ran and stays there (101 -> 145 MB for one
+    1-thread runner at 960x544 here, one-off measurement), which is what made long runs step up (issue 14).
 
     Only the ``max_static`` most recently used sizes stay compiled: each cost 25-40 MB of resident memory and a
     compile only ~0.2 s here (one-off measurements), so a governor that has visited every rung does not keep them
-    all."""
+    all; compiling one and freeing another leaves resident memory where it was."""
 
     runtime = "openvino"
     max_static = 2   # the current rung and the one the governor last left (it moves one rung at a time)
@@ -174,25 +184,35 @@ class OpenVinoRunner:
         trim_heap()   # the compile's scratch memory, freed but still held by this thread's malloc arena
         return req
 
-    def _request_for(self, hw: tuple[int, int]):
-        req = self._static.get(hw)
-        if req is not None:
-            self._static.move_to_end(hw)
-            return req
+    def ready(self, hw: tuple[int, int]) -> bool:
+        """Whether ``hw`` runs on its own static graph now; if not, its compile starts on the helper thread (once)."""
+        if hw in self._static or self.style_dim is None:
+            return True
         fut = self._pending.get(hw)
-        if fut is None and self.style_dim is not None:
+        if fut is None:
             self._pending[hw] = self._helper().submit(self._compile_static, hw)
-        elif fut is not None and fut.done():
-            del self._pending[hw]
-            try:
-                req = fut.result()
-            except Exception:  # noqa: BLE001 - a failed static compile just keeps the dynamic graph
-                req = self.request
-            self._static[hw] = req
-            while len(self._static) > self.max_static:
-                # Freed on the helper thread: tearing down a compiled graph takes milliseconds.
-                self._helper().submit(_release, [self._static.popitem(last=False)[1]])
+            return False
+        if not fut.done():
+            return False
+        del self._pending[hw]
+        try:
+            req = fut.result()
+        except Exception:  # noqa: BLE001 - a failed static compile just keeps the dynamic graph
+            req = self.request
+        self._static[hw] = req
+        while len(self._static) > self.max_static:
+            # Freed on the helper thread: tearing down a compiled graph takes milliseconds.
+            self._helper().submit(_release, [self._static.popitem(last=False)[1]])
+        return True
+
+    def _request_for(self, hw: tuple[int, int]):
+        if self.ready(hw):
+            req = self._static.get(hw, self.request)
+            if hw in self._static:
+                self._static.move_to_end(hw)
             return req
+        # Only where the caller did not wait for ready(): the dynamic graph, whose scratch memory then stays at
+        # this size's high-water mark (about 40 MB at 960x544 here) for the rest of the run.
         return self.request
 
     def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
@@ -351,6 +371,7 @@ class RunnerPicker:
         self.runners = list(runners)
         self.current = 0
         self.every, self.rounds, self.margin = every, rounds, margin
+        self.retry = 30   # frames until a postponed probe is tried again
         self._count = 0
         self._probe: list[list[float]] | None = None
         self._probe_i = 0
@@ -382,14 +403,24 @@ class RunnerPicker:
             return fastest
         return min(fits, key=lambda i: (self._cost(i, times_ms[i]), times_ms[i]))
 
-    def next(self) -> int:
-        """Index of the runner to use for this inference."""
+    def next(self, ready: Callable[[Runner], bool] | None = None) -> int:
+        """Index of the runner to use for this inference. ``ready``: whether a runner runs this frame's size at full
+        speed (and, if not, starts preparing it); a probe waits until all do, so it neither times a slow fallback
+        nor makes one grow its memory."""
         if len(self.runners) < 2:
             return 0
         if self._probe is not None:
-            return self._probe_i % len(self.runners)
+            i = self._probe_i % len(self.runners)
+            if ready is None or ready(self.runners[i]):
+                return i
+            self._probe = None            # the size changed mid-probe: measure again once it is compiled
+            self._count = self.every - self.retry
+            return self.current
         self._count += 1
         if self._count >= self.every:
+            if ready is not None and not all([ready(r) for r in self.runners]):   # a list: ask every runner
+                self._count = self.every - self.retry
+                return self.current
             self._count = 0
             self._probe = [[] for _ in self.runners]
             self._probe_i = 0

@@ -16,6 +16,7 @@ too slow is not retried for a while (longer each time it fails again).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -110,6 +111,10 @@ class Governor:
         self.down_after, self.up_after, self.cooldown = down_after, up_after, cooldown
         self.quality = "auto"
         self.output = output
+        # Whether a rung can run at full speed now (the engine's runner has its graph compiled); None: always. A
+        # rung that cannot waits (its compile runs in the background) instead of running the slower dynamic graph,
+        # whose scratch memory would then stay at the size's high-water mark for the rest of the run (issue 14).
+        self.ready: Callable[[InternalSize], bool] | None = None
         self._reset_for(output)
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -132,6 +137,7 @@ class Governor:
         self._blocked_until: dict[int, int] = {}
         self._fail_count: dict[int, int] = {}
         self._last_action = "infer"
+        self._pending: int | None = None      # a rung chosen while its graph was not ready yet
         self.counts = {"infer": 0, "reuse": 0, "warp": 0}
         self.changes = 0
 
@@ -145,8 +151,10 @@ class Governor:
             return
         self.quality = quality
         if quality in QUALITY_RUNG and not self.fixed_height:
-            self._move_to(min(self._quality_rung(quality), len(self.ladder) - 1))
+            self.request_rung(min(self._quality_rung(quality), len(self.ladder) - 1))
             self.alternate = False
+        elif self._pending is not None:
+            self._pending = None   # back to auto: the adaptive steps choose again
 
     def _quality_rung(self, quality: str) -> int:
         rung = QUALITY_RUNG[quality]
@@ -197,6 +205,9 @@ class Governor:
         else:
             self._ema_cheap = _ema(self._ema_cheap, step_ms)
             return False
+        if self._pending is not None:
+            # A move is waiting for its graph: no other step meanwhile (the frames still run the current rung).
+            return self.request_rung(self._pending)
         if not self.adapting or self._since_change < self.cooldown:
             return False
         t = self._ema_infer
@@ -221,7 +232,7 @@ class Governor:
             if predicted < 0.85 * self.budget_ms:
                 self._under += 1
                 if self._under >= self.up_after:
-                    return self._move_to(self.rung + 1)
+                    return self.request_rung(self.rung + 1)
                 return False
         self._under = 0
         return False
@@ -233,11 +244,24 @@ class Governor:
         # Do not climb back into a rung that was too slow for ~10 s, doubling each time it fails again.
         self._blocked_until[failed] = self._frame + int(10 * self.target_fps) * 2 ** min(n - 1, 4)
         if self.rung > 0:
-            return self._move_to(self.rung - 1)
+            return self.request_rung(self.rung - 1)
         if not self.alternate:
             self.alternate = True
             self._since_change = 0
             self._over = 0
+        return False
+
+    def _is_ready(self, rung: int) -> bool:
+        return self.ready is None or self.ready(self.ladder[rung])
+
+    def request_rung(self, rung: int) -> bool:
+        """Move to ``rung`` now if its graph is ready, else as soon as it is (checked on every inferred frame);
+        True when the internal size changed."""
+        if rung == self.rung or self._is_ready(rung):
+            self._pending = None
+            return self._move_to(rung)
+        self._pending = rung
+        self._over = self._under = 0
         return False
 
     def _move_to(self, rung: int) -> bool:
