@@ -403,3 +403,35 @@ def test_a_governor_step_never_runs_the_dynamic_graph(model_dir, frames) -> None
         assert all(len(r._static) <= r.max_static for r in eng.picker.runners)
     finally:
         eng.close()
+
+
+def test_rung_buffers_are_kept_per_rung_and_reused_on_return(model_dir, frames) -> None:
+    """Issue 14: the governor moving back and forth reuses each rung's buffers (reallocating them every move
+    fragmented the heap, and RSS followed the rung); a third rung evicts the least recently used one."""
+    eng = _engine(model_dir, adaptive=True)
+    try:
+        gov = eng.governor
+        assert len(gov.ladder) >= 3
+        top, below, low = len(gov.ladder) - 1, len(gov.ladder) - 2, 0
+        seen = []
+        for target in (top, below, top, below, top):
+            gov._move_to(target)
+            for n in range(3):
+                out = eng.step(frames[n], _cs())
+            assert out.shape == frames[0].shape
+            assert eng._stylized.shape[2:] == (gov.internal.padded.height, gov.internal.padded.width)
+            seen.append(id(eng._states))
+        assert eng._rungs.built == 2 and len(eng._rungs) == 2
+        assert seen[0] == seen[2] == seen[4] and seen[1] == seen[3] and seen[0] != seen[1]
+        gov._move_to(low)
+        eng.step(frames[0], _cs())
+        assert eng._rungs.built == 3 and len(eng._rungs) == 2
+        gov._move_to(top)                     # still cached: `below` was the least recent
+        eng.step(frames[1], _cs())
+        assert eng._rungs.built == 3
+        gov._move_to(below)                   # evicted: built again
+        eng.step(frames[2], _cs())
+        assert eng._rungs.built == 4
+    finally:
+        eng.close()
+    assert len(eng._rungs) == 0

@@ -32,10 +32,10 @@ from vcam.engines.cpu_runtime import (
     resolve_precision,
 )
 from vcam.engines.governor import Governor, InternalSize, Ladder
+from vcam.engines.rung_buffers import RungBuffers
 from vcam.errors import ModelError, VcamError
 from vcam.frames import to_bgr
 from vcam.memory import limit_malloc_arenas, pin_mmap_threshold
-from vcam.ops.guided import GuidedUpsampler
 from vcam.ops.params import SCENE
 from vcam.ops.preprocess import Preprocessor
 from vcam.ops.region import SAME, RegionBlender
@@ -72,7 +72,7 @@ class CpuEngine:
         self._reset_token: int | None = None
         self._size: Size | None = None
         self._internal: InternalSize | None = None
-        self._dis = None
+        self._rungs = RungBuffers(self.manifest.state_channels, self.stride)
         limit_malloc_arenas()   # before the runtimes start their threads: see vcam.memory
         pin_mmap_threshold()    # before the buffers: large blocks go back to the OS when a size changes
         # Person-aware mode: nothing is opened unless a person option is used (at start here, or live on the
@@ -162,6 +162,7 @@ class CpuEngine:
         self.governor.set_output(size)
         self._out = np.empty((size.height, size.width, 3), np.uint8)
         self._full_styl: np.ndarray | None = None    # person mode's strength-1 picture, allocated on first use
+        self._rungs.clear()
         self._internal = None
         self._configure_internal()
 
@@ -169,27 +170,15 @@ class CpuEngine:
         internal = self.governor.internal
         if internal == self._internal:
             return
-        old = getattr(self, "_up", None)
-        if old is not None:
-            old.close()
         self._internal = internal
-        pw, ph = internal.padded.width, internal.padded.height
-        w, h = internal.size.width, internal.size.height
-        self._pre = Preprocessor(self._size, internal.size, internal.padded, guide=self.upsample == "guided")
-        self._up = GuidedUpsampler(internal.size, self._size, threads=self.picker.runner.threads, mode=self.upsample)
-        c = self.manifest.state_channels
-        m = self.stride
-        self._states = [np.zeros((1, c, ph // m, pw // m), np.float32) for _ in range(2)]
+        b = self._rungs.get(internal, self._size, self.upsample, self.picker.runner.threads)
+        self._pre, self._up, self._states, self._stylized = b.pre, b.up, b.states, b.stylized
+        self._warped, self._infer_gray, self._infer_thumb, self._prev_thumb = (b.warped, b.infer_gray,
+                                                                                b.infer_thumb, b.prev_thumb)
+        self._grid, self._map, self._flow, self._dis = b.grid, b.map, b.flow, b.dis
+        for s in self._states:
+            s.fill(0.0)
         self._cur = 0
-        self._stylized = np.zeros((1, 3, ph, pw), np.float32)
-        self._warped = np.zeros((3, h, w), np.float32)
-        self._infer_gray = np.zeros((h, w), np.uint8)
-        self._infer_thumb = np.zeros_like(self._pre.thumb)
-        self._prev_thumb = np.zeros_like(self._pre.thumb)
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        self._grid = (gx, gy)
-        self._map = (np.empty((h, w), np.float32), np.empty((h, w), np.float32))
-        self._flow = np.zeros((h, w, 2), np.float32)
         self._have_output = False
         self._have_prev = False
         self._frames_since_infer = 0
@@ -326,8 +315,6 @@ class CpuEngine:
 
     def _warp(self, gray: np.ndarray) -> np.ndarray:
         """The last network output moved to the current frame with DIS flow (current -> last inferred)."""
-        if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         flow = self._dis.calc(gray, self._infer_gray, self._flow)
         gx, gy = self._grid
         mx, my = self._map
@@ -350,7 +337,7 @@ class CpuEngine:
                 "person": self.person.info()}
 
     def close(self) -> None:
-        if getattr(self, "_up", None) is not None:
-            self._up.close()
+        if getattr(self, "_rungs", None) is not None:
+            self._rungs.clear()
         self.picker.close()
         self.person.close()
