@@ -221,7 +221,10 @@ def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss
            warmup_s: float, stall_ms: float, meta: dict) -> dict:
     """``sent``: seconds from the start at which each frame left; ``work``: seconds each frame spent in the loop."""
     intervals = np.diff(sent)
-    stalls = [{"at_s": round(float(sent[i]), 2), "gap_ms": round(float(g) * 1000, 1)}
+    # Each gap split into the frame's own work (prep + engine + send) and the wait for it before (the source, or the
+    # loop not scheduled): which side a stall fell on says where to look.
+    stalls = [{"at_s": round(float(sent[i]), 2), "gap_ms": round(float(g) * 1000, 1),
+               "work_ms": round(float(work[i + 1]) * 1000, 1), "wait_ms": round(float(g - work[i + 1]) * 1000, 1)}
               for i, g in enumerate(intervals) if g * 1000 > stall_ms]
     per_minute = []
     n_min = int(np.ceil(sent[-1] / 60.0)) if sent.size else 0
@@ -277,7 +280,8 @@ def print_table(res: dict) -> None:
     print(f"RSS: start {r['start']} MB, after warm-up {r['after_warmup']} MB, end {r['end']} MB, max {r['max']} MB "
           f"-> growth {res['rss_growth_pct']:+.2f}% (after closing the engine {r.get('after_close', '?')} MB)")
     print(f"stalls > {res['stall_threshold_ms']:.0f} ms: {len(res['stalls'])}"
-          + (f" (longest {max(s['gap_ms'] for s in res['stalls'])} ms)" if res["stalls"] else "")
+          + (" (longest {gap_ms} ms: {work_ms} ms the frame's work, {wait_ms} ms waiting before it)".format(
+              **max(res["stalls"], key=lambda s: s["gap_ms"])) if res["stalls"] else "")
           + f"; per-minute work median: spread {res['work_median_drift_pct']}%, "
             f"trend {res['work_median_trend_pct']:+.1f}% over the run")
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,3 +68,14 @@ def test_stalls_are_split_by_the_hosts_steal():
     assert got["stolen"] == {"minutes": 2, "stalls": 8, "stalls_per_minute": 4.0}
     assert got["quiet"] == {"minutes": 2, "stalls": 1, "stalls_per_minute": 0.5}
     assert soak.stalls_by_steal([{"stalls": 3}]) is None
+
+
+def test_a_stall_is_split_into_the_frames_work_and_the_wait_before_it():
+    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    # frames leave every 33 ms; the fourth leaves 150 ms after the third, having worked 20 ms of it
+    sent = np.array([0.0, 0.033, 0.066, 0.216, 0.249])
+    work = np.array([0.010, 0.010, 0.010, 0.020, 0.010])
+    res = soak.report(sent, work, [(0.0, 100 << 20)], 100 << 20, 100 << 20, 0.0, 100.0, {})
+    assert res["stalls"] == [{"at_s": 0.07, "gap_ms": 150.0, "work_ms": 20.0, "wait_ms": 130.0}]
