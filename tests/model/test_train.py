@@ -148,3 +148,38 @@ def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, te
     assert iterations() > first
     assert (cfg.out / "style_cache" / "cache.json").read_text() == cache_meta
     assert (models / "vcam.safetensors").read_bytes() == before
+
+
+def test_the_teacher_gram_term_asks_for_texture_not_for_where_each_stroke_lies(shared_data):
+    """What the term is for: a copy of the target's texture moved by a few pixels (strokes elsewhere) is near it,
+    though its pixels are far; a blurred copy (a fog with the same layout) is far from it, though its pixels are near.
+    A real photo stands in for the teacher's output: the property is the Gram's, not the painting's."""
+    import cv2
+    import numpy as np
+
+    from vcam.model import losses as L
+    from vcam.model.lossnet import load_lossnet
+
+    photo = sorted((shared_data / "content").glob("*.jpg"))[0]
+    img = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    side = min(img.shape[:2])
+    img = cv2.resize(img[:side, :side], (160, 160), interpolation=cv2.INTER_AREA)
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255.0
+
+    lossnet = load_lossnet("lite0")
+    target = tensor(img)
+    moved = tensor(np.roll(img, (5, 7), axis=(0, 1)))
+    fog = tensor(cv2.GaussianBlur(img, (0, 0), 3.0))
+
+    def scores(out: torch.Tensor) -> tuple[float, float]:
+        with torch.no_grad():
+            gram = T.teacher_gram_loss(lossnet, lossnet(out, L.STYLE_TAPS), target)
+        return float(gram), float((out - target).abs().mean())
+
+    gram_moved, l1_moved = scores(moved)
+    gram_fog, l1_fog = scores(fog)
+    assert scores(target)[0] < 1e-6
+    assert l1_moved > l1_fog                 # the pixel term prefers the fog...
+    assert gram_fog > 4 * gram_moved         # ...the teacher-Gram term does not

@@ -4,7 +4,8 @@ safetensors checkpoints.
 The student (vcam.model.network.StyleNet and the built-in styles' codes) learns to reproduce what the MicroAST
 teacher (vcam.model.teacher) paints on the same crops: an L1 pixel term and relative feature distances on
 EfficientNet-Lite0 against the teacher's output, a Gram term towards the painting itself (which keeps the strokes'
-contrast: distillation alone softens them, ../shared/notes/distillation.md), and the temporal terms: each
+contrast: distillation alone softens them, ../shared/notes/distillation.md), optionally one towards the teacher's
+output on the same crop (its texture, wherever its strokes lie), and the temporal terms: each
 sequence is a crop and a second view of it moved by a smooth random flow, run with the first view's recurrent
 state; the second view's target is the teacher's output moved by the same flow, so the target itself is stable.
 
@@ -70,6 +71,9 @@ class TrainConfig:
     w_pixel: float = 5.0
     w_feature: float = 1.0
     w_style: float = 0.5
+    # A Gram term towards the teacher's output on the same crop (teacher_gram_loss): the teacher's texture without
+    # its strokes' exact places; its target fits the crop's content better than the painting's Gram does.
+    w_teacher_gram: float = 0.0
     # Per-style multipliers of w_style (name -> gain): the geometric styles (mondrian, composition_vii) trailed the
     # teacher most under one shared weight.
     style_gain: dict = field(default_factory=dict)
@@ -307,6 +311,18 @@ def _feature_distance(fo: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) 
     return total.mean()
 
 
+def teacher_gram_loss(lossnet, out_feats: dict[str, torch.Tensor], teacher: torch.Tensor,
+                      gain: torch.Tensor | None = None) -> torch.Tensor:
+    """Relative Gram distance of the student's style-tap features to the teacher's output on the same crop.
+
+    It asks for the teacher's texture on this content without asking for each stroke where the teacher put it
+    (the pixel and feature terms do, and a student that cannot place them averages them into a soft fog).
+    """
+    with torch.no_grad():
+        tf = lossnet(teacher, L.STYLE_TAPS)
+    return L.style_loss(out_feats, {k: L.gram(v) for k, v in tf.items()}, gain)
+
+
 def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: TeacherCache, pool_idx: np.ndarray,
           cache_to_name: torch.Tensor, grams, rng: np.random.Generator, gen: torch.Generator,
           t_scale: float = 1.0, style_gain: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -348,6 +364,11 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     with torch.no_grad():
         ft = lossnet(targets, DISTILL_TAPS)
     terms["feature"] = cfg.w_feature * _feature_distance({k: feats[k] for k in DISTILL_TAPS}, ft)
+    if cfg.w_teacher_gram > 0:
+        # The first view only: the second view's target is warped in from outside the crop at its edges.
+        gain = style_gain[ids] if style_gain is not None else None
+        terms["teacher_gram"] = cfg.w_teacher_gram * teacher_gram_loss(
+            lossnet, {k: feats[k][:b] for k in L.STYLE_TAPS}, targets[:b], gain)
     if cfg.w_style > 0:
         gain = style_gain[ids2] if style_gain is not None else None
         terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()}, gain)
