@@ -311,16 +311,14 @@ def _feature_distance(fo: dict[str, torch.Tensor], ft: dict[str, torch.Tensor]) 
     return total.mean()
 
 
-def teacher_gram_loss(lossnet, out_feats: dict[str, torch.Tensor], teacher: torch.Tensor,
+def teacher_gram_loss(out_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor],
                       gain: torch.Tensor | None = None) -> torch.Tensor:
-    """Relative Gram distance of the student's style-tap features to the teacher's output on the same crop.
+    """Relative Gram distance of the student's style-tap features to the teacher's output's on the same crop.
 
     It asks for the teacher's texture on this content without asking for each stroke where the teacher put it
     (the pixel and feature terms do, and a student that cannot place them averages them into a soft fog).
     """
-    with torch.no_grad():
-        tf = lossnet(teacher, L.STYLE_TAPS)
-    return L.style_loss(out_feats, {k: L.gram(v) for k, v in tf.items()}, gain)
+    return L.style_loss(out_feats, {k: L.gram(v) for k, v in teacher_feats.items()}, gain)
 
 
 def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: TeacherCache, pool_idx: np.ndarray,
@@ -361,14 +359,15 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     terms["pixel"] = cfg.w_pixel * ((outs - targets).abs() * weight).sum() / (weight.sum() * 3).clamp_min(1.0)
     taps = {**DISTILL_TAPS, **L.STYLE_TAPS}
     feats = lossnet(outs, taps)
-    with torch.no_grad():
-        ft = lossnet(targets, DISTILL_TAPS)
-    terms["feature"] = cfg.w_feature * _feature_distance({k: feats[k] for k in DISTILL_TAPS}, ft)
+    with torch.no_grad():   # one pass over the teacher's outputs for both the feature and the teacher-Gram taps
+        ft = lossnet(targets, taps if cfg.w_teacher_gram > 0 else DISTILL_TAPS)
+    terms["feature"] = cfg.w_feature * _feature_distance({k: feats[k] for k in DISTILL_TAPS},
+                                                         {k: ft[k] for k in DISTILL_TAPS})
     if cfg.w_teacher_gram > 0:
         # The first view only: the second view's target is warped in from outside the crop at its edges.
         gain = style_gain[ids] if style_gain is not None else None
         terms["teacher_gram"] = cfg.w_teacher_gram * teacher_gram_loss(
-            lossnet, {k: feats[k][:b] for k in L.STYLE_TAPS}, targets[:b], gain)
+            {k: feats[k][:b] for k in L.STYLE_TAPS}, {k: ft[k][:b] for k in L.STYLE_TAPS}, gain)
     if cfg.w_style > 0:
         gain = style_gain[ids2] if style_gain is not None else None
         terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()}, gain)
