@@ -3,11 +3,16 @@ mode, the static-scene filter, quality pins and the switches that turn adaptatio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vcam.config import Size
-from vcam.engines.governor import Governor, InternalSize, ladder_for
+from vcam.engines.governor import Governor, InternalSize, Ladder, ladder_for
 from vcam.ops.params import SCENE
+from vcam.styles import load_manifest
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
 
 HD = Size(1280, 720)
 
@@ -28,6 +33,15 @@ def test_ladders_scale_with_the_output_and_pad_to_multiples_of_4() -> None:
     assert all(s.padded.width % 4 == 0 and s.padded.height % 4 == 0 for s in odd)
     assert InternalSize.for_height(Size(40, 20), 10).size.height == 32     # never below the net's minimum
     assert Governor(HD).internal.size == Size(320, 180)                     # default: a quarter of the height
+
+
+def test_the_shipped_ladder_reaches_a_quarter_of_1080p() -> None:
+    """1080p on a CPU without bf16 needs a rung below 576x324 (19 fps live on an AVX2 Zen 3): 480x270, a whole
+    quarter of the height, so the upsampler runs its exact-ratio path."""
+    lad = Ladder.of(load_manifest(MODELS).extra)
+    assert [s.size.height for s in lad.sizes(Size(1920, 1080))] == [270, 324, 432, 540, 648, 810]
+    assert lad.sizes(Size(1920, 1080))[0].size == Size(480, 270)
+    assert lad.sizes(HD)[lad.start_rung].size == Size(960, 540)     # the start is still the design size
 
 
 def test_steps_down_when_too_slow_then_alternates_at_the_bottom() -> None:

@@ -70,9 +70,11 @@ STATE_CHANNELS = NetShape().state_channels
 # The internal height at a 720p output that this net is sized for on 2 cores (the governor starts there and moves
 # with the measured time).
 DESIGN_HEIGHT_720 = 540
-# Where the governor may move under load (internal heights for 720p). 216 is for slow or shared CPUs: the 2-hour soak
-# on a 2-vCPU Zen 3 with 4-25% hypervisor steal sat at 288 and still missed 30 fps in bursts.
-LADDER_720 = (216, 288, 360, 432, 540)
+# Where the governor may move under load (internal heights for 720p; other outputs scale them). 216 is for slow or
+# shared CPUs: the 2-hour soak on a 2-vCPU Zen 3 with 4-25% hypervisor steal sat at 288 and still missed 30 fps in
+# bursts. 180 is for 1080p on CPUs without bf16 (270 there, a whole quarter of the height): on an AVX2-only Zen 3 the
+# f32 network at 1080p's next rung, 576x324, ran live at 19 fps.
+LADDER_720 = (180, 216, 288, 360, 432, 540)
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
