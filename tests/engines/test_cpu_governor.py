@@ -166,3 +166,23 @@ def test_a_move_waits_until_its_rung_is_ready_and_counts_the_failure_once() -> N
     assert g.internal.size.height == 144
     compiled.add(360)
     assert _feed(g, 40, 1) == 1 and g.internal.size.height == 360
+
+
+def test_the_start_rung_fits_the_measured_network_time() -> None:
+    """A start-up probe too slow for the start rung moves the start down at once, scaled by pixels; a fast one
+    leaves it; a new output size applies the same measure to its own ladder."""
+    g = Governor(HD, target_fps=30)                  # budget 26.7 ms; 20 ms for the network at share 0.75
+    g.fit_start(5.0)
+    assert g.internal.size.height == 180             # the shipped-before default start for this ladder
+    g = Governor(HD, target_fps=30, ladder=Ladder((180, 216, 288, 360, 432, 540), 540, 8))
+    start = g.internal
+    g.fit_start(60.0)                                # 960x544 at 60 ms: 512x288 is ~17 ms
+    assert g.internal.size == Size(512, 288)
+    g.set_output(Size(1920, 1080))                   # ~22 ms at 576x328, ~15 ms at 480x272
+    assert g.internal.size == Size(480, 270)
+    fast = Governor(HD, target_fps=30, ladder=Ladder((180, 216, 288, 360, 432, 540), 540, 8))
+    fast.fit_start(10.0)
+    assert fast.internal == start
+    fixed = Governor(HD, adaptive=False, ladder=Ladder((180, 216, 288, 360, 432, 540), 540, 8))
+    fixed.fit_start(500.0)
+    assert fixed.internal == start                   # a size that does not adapt stays where it was asked

@@ -119,17 +119,7 @@ class CpuEngine:
                              f"style codes have width {self.codes.dim}.",
                              "Re-export the model (`vcam export`) or reinstall vcam.")
         if len(runners) > 1:
-            times = self._probe(runners, self.governor.internal.padded)
-            gov = self.governor
-            if gov.adapting and gov.rung > 0 and min(times) > gov.budget_ms:
-                # The governor will step down, and which runtime is faster can change with the size (ONNX Runtime
-                # was picked at 1440x816 on an AVX2 Zen 3 and ran 1080p live at 9.75 fps, where OpenVINO gave
-                # 19.4): decide where the run will be, at the lowest rung, compiled first so that neither a
-                # compile nor a dynamic graph is timed.
-                low = gov.ladder[0].padded
-                for r in runners:
-                    r.prewarm([(low.height, low.width)])
-                times = self._probe(runners, low)
+            times = self._probe(runners)
             best_rt = runners[int(np.argmin(times))].runtime
             self.probe_ms = {f"{r.runtime}/{r.threads}t": round(t, 2) for r, t in zip(runners, times, strict=True)}
             keep = [r for r in runners if r.runtime == best_rt]
@@ -137,7 +127,9 @@ class CpuEngine:
                 if r not in keep:
                     r.close()
             picker = RunnerPicker(keep)
-            picker.choose([t for r, t in zip(runners, times, strict=True) if r.runtime == best_rt])
+            kept = [t for r, t in zip(runners, times, strict=True) if r.runtime == best_rt]
+            picker.choose(kept)
+            self.governor.fit_start(min(kept))
             return picker
         self.probe_ms = {}
         return RunnerPicker(runners)
@@ -146,15 +138,17 @@ class CpuEngine:
         """Compile the rung below the start one beside it on every runner: the governor's first move is usually down
         (it starts at the best picture that may fit), and a compile then would grow memory minutes into the run."""
         gov = self.governor
-        if not gov.adapting or gov.rung == 0:
+        if not gov.adapting:
             return
-        sizes = [gov.ladder[gov.rung - 1].padded, gov.internal.padded]
+        # At the lowest rung (where fit_start may put a slow CPU) there is no step down: compile that rung alone.
+        sizes = ([gov.ladder[gov.rung - 1].padded] if gov.rung > 0 else []) + [gov.internal.padded]
         for r in self.picker.runners:
             r.prewarm([(s.height, s.width) for s in sizes])
 
-    def _probe(self, runners: list[Runner], size: Size) -> list[float]:
-        """Time the candidates on a synthetic frame at ``size`` (an internal size, padded; interleaved rounds)."""
-        h, w = size.height, size.width
+    def _probe(self, runners: list[Runner]) -> list[float]:
+        """Time the candidates on a synthetic frame at the default internal size (interleaved rounds)."""
+        internal = self.governor.internal.padded
+        h, w = internal.height, internal.width
         rng = np.random.default_rng(0)
         img = rng.random((1, 3, h, w), dtype=np.float32)
         m = self.stride

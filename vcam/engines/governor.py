@@ -115,6 +115,8 @@ class Governor:
         # rung that cannot waits (its compile runs in the background) instead of running the slower dynamic graph,
         # whose scratch memory would then stay at the size's high-water mark for the rest of the run (issue 14).
         self.ready: Callable[[InternalSize], bool] | None = None
+        self._net_ms_per_px: float | None = None   # from the engine's start-up probe (fit_start)
+        self._share = 0.75
         self._reset_for(output)
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -127,6 +129,8 @@ class Governor:
         self.rung = min(self.start, len(self.ladder) - 1)
         if self.quality in QUALITY_RUNG and not self.fixed_height:
             self.rung = min(self._quality_rung(self.quality), len(self.ladder) - 1)
+        elif self._net_ms_per_px is not None and self.adapting:
+            self.rung = self._fitting_rung(self.rung)
         self.alternate = False
         self._ema_infer: float | None = None   # full step time on frames that ran the network
         self._ema_net: float | None = None     # the network alone on those frames
@@ -140,6 +144,25 @@ class Governor:
         self._pending: int | None = None      # a rung chosen while its graph was not ready yet
         self.counts = {"infer": 0, "reuse": 0, "warp": 0}
         self.changes = 0
+
+    def fit_start(self, net_ms: float, share: float = 0.75) -> None:
+        """Start at the highest rung, at or below the current one, whose network time fits ``share`` of the frame
+        budget, judged from ``net_ms`` measured at the current rung and scaled by pixels. On a CPU that cannot run
+        the start rung (f32 on an AVX2 Zen 3: 164 ms at 1440x816 for 1080p) the governor would otherwise walk down one
+        rung per cooldown for seconds, compiling each graph on the way. Adapting goes on from there as usual."""
+        if net_ms <= 0:
+            return
+        self._net_ms_per_px = net_ms / _pixels(self.internal)
+        self._share = share
+        if self.adapting:
+            self.rung = self._fitting_rung(self.rung)
+
+    def _fitting_rung(self, top: int) -> int:
+        per_px, limit = self._net_ms_per_px or 0.0, self._share * self.budget_ms
+        for r in range(top, 0, -1):
+            if per_px * _pixels(self.ladder[r]) <= limit:
+                return r
+        return 0
 
     def set_output(self, output: Size) -> None:
         if output != self.output:
