@@ -23,6 +23,8 @@ from fractions import Fraction
 from vcam.config import Size
 from vcam.ops.params import DEFAULT_RUNG, LADDER_720, SCENE, SIZE_MULTIPLE
 
+# The share of the frame budget the network may take at the start rung fit_start picks (the rest: pre/post work).
+START_SHARE = 0.75
 MIN_INTERNAL = 32         # the network's dilated blocks need at least a few rows/cols at the trunk
 QUALITY_RUNG = {"low": 0, "medium": None, "high": -1}   # None: the model's starting rung
 
@@ -116,7 +118,6 @@ class Governor:
         # whose scratch memory would then stay at the size's high-water mark for the rest of the run (issue 14).
         self.ready: Callable[[InternalSize], bool] | None = None
         self._net_ms_per_px: float | None = None   # from the engine's start-up probe (fit_start)
-        self._share = 0.75
         self._reset_for(output)
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -145,20 +146,19 @@ class Governor:
         self.counts = {"infer": 0, "reuse": 0, "warp": 0}
         self.changes = 0
 
-    def fit_start(self, net_ms: float, share: float = 0.75) -> None:
-        """Start at the highest rung, at or below the current one, whose network time fits ``share`` of the frame
+    def fit_start(self, net_ms: float) -> None:
+        """Start at the highest rung, at or below the current one, whose network time fits START_SHARE of the frame
         budget, judged from ``net_ms`` measured at the current rung and scaled by pixels. On a CPU that cannot run
         the start rung (f32 on an AVX2 Zen 3: 164 ms at 1440x816 for 1080p) the governor would otherwise walk down one
         rung per cooldown for seconds, compiling each graph on the way. Adapting goes on from there as usual."""
         if net_ms <= 0:
             return
         self._net_ms_per_px = net_ms / _pixels(self.internal)
-        self._share = share
         if self.adapting:
             self.rung = self._fitting_rung(self.rung)
 
     def _fitting_rung(self, top: int) -> int:
-        per_px, limit = self._net_ms_per_px or 0.0, self._share * self.budget_ms
+        per_px, limit = self._net_ms_per_px or 0.0, START_SHARE * self.budget_ms
         for r in range(top, 0, -1):
             if per_px * _pixels(self.ladder[r]) <= limit:
                 return r
