@@ -115,3 +115,30 @@ def test_bad_weights_raise_model_error(tmp_path) -> None:
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelError, match="bad.safetensors"):
         load_stylenet(bad)
+
+
+def test_a_detail_head_exports_with_its_own_rungs_and_parity(tmp_path) -> None:
+    from tiny_model import tiny_net
+
+    from vcam.model.network import NetShape
+    from vcam.model.weights import save_weights
+
+    shape = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
+    net, bank = tiny_net(tuple(STYLES), shape=shape)
+    with torch.no_grad():
+        net.head.out.weight[:, :4].normal_(0.0, 0.1)     # a head that paints something of its own
+    # A folder that held a plain net: its manifest's rungs are the plain net's, and export must replace them.
+    write_tiny_model(tmp_path, tuple(STYLES), export=False, ladder_720=[180, 540], internal_height_720=540)
+    save_weights(tmp_path / "vcam.safetensors", net, bank, STYLES)
+    path = export_onnx(tmp_path / "vcam.safetensors", tmp_path)
+    man = load_manifest(tmp_path)
+    assert man.extra["size_multiple"] == shape.stride == 16
+    assert man.extra["ladder_720"] == list(shape.ladder_720) and man.extra["internal_height_720"] == 720
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((1, 3, 96, 160), dtype=np.float32)
+    st = np.zeros((1, shape.state_channels, 6, 10), np.float32)
+    keep, code = np.zeros((1, 1), np.float32), bank.codes[:1].detach().numpy()
+    got, _ = sess.run(None, {"image": x, "state": st, "keep": keep, "style": code})
+    with torch.no_grad():
+        ref, _ = net(torch.from_numpy(x), torch.from_numpy(st), torch.from_numpy(keep), torch.from_numpy(code))
+    assert got.shape == x.shape and np.abs(got - ref.numpy()).max() < 1e-4

@@ -32,6 +32,10 @@ def test_budget_at_the_design_size():
     # ~8.5 GFLOPs at 960x544 (what runs at 720p); the end-to-end speed is benchmarks/bench_pipeline.py's job.
     h = DESIGN_HEIGHT_720 + 4
     assert count_flops(StyleNet(), h, h * 16 // 9 // 8 * 8) <= 9e9
+    # With the detail head the net paints every pixel of a 720p output for less than the plain net costs at its
+    # design size (the body runs at 640x360).
+    detail = NetShape(detail=8)
+    assert count_flops(StyleNet(detail), detail.design_height_720, 1280) < 0.6 * count_flops(StyleNet(), h, 960)
 
 
 def test_keep_zero_ignores_the_previous_state():
@@ -72,3 +76,42 @@ def test_the_code_reaches_every_norm():
 def test_shape_round_trips_through_the_manifest_dict():
     s = NetShape(code_dim=32, enc=(8, 16, 24), width=40, dilations=(1, 3))
     assert NetShape.from_dict(s.as_dict()) == s and s.stride == 16
+
+
+def test_a_detail_head_paints_at_the_input_size_and_doubles_the_stride():
+    shape = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
+    assert shape.stride == 2 * TINY.stride
+    net = StyleNet(shape).eval()
+    img, state = _inputs(shape, 48, 64)
+    with torch.no_grad():
+        out, new_state = net(img, state, torch.ones(1, 1), torch.randn(1, shape.code_dim))
+    assert out.shape == img.shape and new_state.shape == state.shape
+    # Its norm is the style map's last: the body's rows keep their places, so a head can be grown onto a body.
+    assert net.style_map.channels == [*StyleNet(TINY).style_map.channels, 4]
+    assert shape.ladder_720[-1] == shape.design_height_720 == 720
+
+
+def test_grown_head_starts_as_the_body_upsampled_then_learns_detail():
+    import torch.nn.functional as F
+
+    from vcam.model.network import grow_from
+
+    base, bank = tiny_net(("a", "b"))
+    net = StyleNet(NetShape.from_dict({**TINY.as_dict(), "detail": 4})).eval()
+    grow_from(net, base)
+    img, _ = _inputs(net.shape, 48, 64)
+    state = torch.rand(1, TINY.width, 3, 4)
+    code = bank(torch.tensor([[0.3, 0.7]]))
+    with torch.no_grad():
+        got, h = net(img, state, torch.ones(1, 1), code)
+        body, hb = base(F.avg_pool2d(img, 2), state, torch.ones(1, 1), code)
+        want = torch.sigmoid(F.interpolate(torch.logit(body), scale_factor=2.0, mode="bilinear"))
+    inside = (slice(None), slice(None), slice(1, -1), slice(1, -1))   # the conv pads with zeros, Resize clamps
+    assert torch.allclose(got[inside], want[inside], atol=1e-5) and torch.equal(h, hb)
+    # The head's features start with zero weight: once it moves, the head adds full-size detail of its own.
+    with torch.no_grad():
+        net.head.out.weight[:, :4].normal_(0.0, 0.1)
+        moved, _ = net(img, state, torch.ones(1, 1), code)
+    assert float((moved - want).abs().mean()) > 1e-3
+    with pytest.raises(ValueError, match="only the detail head"):
+        grow_from(StyleNet(NetShape.from_dict({**TINY.as_dict(), "width": 8, "detail": 4})), base)

@@ -185,3 +185,17 @@ def test_the_teacher_gram_term_asks_for_texture_not_for_where_each_stroke_lies(s
     assert scores(target)[0] < 1e-6
     assert l1_moved > l1_fog                 # the pixel term prefers the fog...
     assert gram_fog > 4 * gram_moved         # ...the teacher-Gram term does not
+
+
+def test_a_detail_head_grows_onto_a_trained_net_and_gets_its_own_rungs(shared_data, teacher_dir, tmp_path):
+    from vcam.model.network import NetShape
+
+    base = T.train(_cfg(shared_data, tmp_path / "base", iterations=1))
+    shape = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
+    out = tmp_path / "grown"
+    T.train(_cfg(shared_data, out, iterations=2, shape=shape.as_dict(), init_from=base))
+    old, new = load_file(str(base)), load_file(str(out / T.WEIGHTS))
+    assert {k for k in new if k.startswith("net.head.")} and set(old) < set(new)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["size_multiple"] == 2 * TINY.stride and man["net_shape"]["detail"] == 4
+    assert man["ladder_720"] == list(shape.ladder_720) and man["internal_height_720"] == shape.design_height_720

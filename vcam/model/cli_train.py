@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vcam.errors import VcamError
+from vcam.model.network import NetShape
 from vcam.model.teacher import require_teacher
 from vcam.model.train import WEIGHTS, TrainConfig, train
 from vcam.styles import load_manifest
@@ -114,6 +115,7 @@ def _add_style(out: Path, image: Path, name: str | None, base: Path | None, cont
         cfg = TrainConfig(style_dir=sdir, content_dir=content, video_dir=videos, people_dir=people,
                           teacher_dir=teacher, out=out, styles=(*manifest.styles, name),
                           iterations=iterations, seed=seed, threads=threads, init_from=manifest.weights_path,
+                          shape=dict(manifest.extra.get("net_shape") or NetShape().as_dict()),
                           train_only_styles=(name,), lr=2e-2, lr_min=1e-3, cache_entries=ADD_STYLE_CACHE,
                           temporal_ramp=(0.0, 0.0), minutes=0.0)
         # The budget covers the teacher's outputs and the export too: training gets what is left of it.

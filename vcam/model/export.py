@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vcam.errors import ModelError
-from vcam.model.network import DESIGN_HEIGHT_720, LADDER_720, StyleBank, StyleNet
+from vcam.model.network import StyleBank, StyleNet
 from vcam.model.weights import load_weights
 from vcam.styles import MANIFEST, STYLE_CODES, VERSION, sha256_file, write_manifest
 
@@ -140,12 +140,16 @@ def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
                 continue
     if weights.parent.resolve() != out_dir.resolve():
         shutil.copyfile(weights, out_dir / weights.name)
+    if data.get("net_shape") != net.shape.as_dict():
+        # Another shape (e.g. a detail head grown onto the net this folder held): its own rungs, not the old ones.
+        data["internal_height_720"] = net.shape.design_height_720
+        data["ladder_720"] = list(net.shape.ladder_720)
     data.update({"styles": names, "onnx": ONNX_NAME, "onnx_sha256": sha256_file(onnx_path), "weights": weights.name,
                  "style_codes": codes_path.name, "code_dim": net.code_dim, "net_shape": net.shape.as_dict(),
                  "state_channels": net.shape.state_channels, "size_multiple": net.shape.stride, "onnx_opset": opset})
-    data.setdefault("internal_height_720", DESIGN_HEIGHT_720)
+    data.setdefault("internal_height_720", net.shape.design_height_720)
     data.setdefault("upsample", "bilinear")
-    data.setdefault("ladder_720", list(LADDER_720))
+    data.setdefault("ladder_720", list(net.shape.ladder_720))
     data.pop("format", None)
     data["version"] = VERSION
     write_manifest(out_dir, data)

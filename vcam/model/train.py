@@ -32,7 +32,7 @@ from vcam.model.data import ContentPool, style_images, to_tensor
 from vcam.model.distill import CacheSpec, TeacherCache, build_cache
 from vcam.model.flow import random_flow, valid_mask, warp
 from vcam.model.lossnet import load_lossnet
-from vcam.model.network import DESIGN_HEIGHT_720, LADDER_720, NetShape, StyleBank, StyleNet
+from vcam.model.network import NetShape, StyleBank, StyleNet, grow_from
 from vcam.model.weights import load_weights, save_weights
 from vcam.styles import STYLE_CODES, write_manifest
 
@@ -221,7 +221,10 @@ def train(cfg: TrainConfig) -> Path:
     bank = StyleBank(len(names), shape.code_dim)
     if cfg.init_from is not None:
         base_net, base_bank, base_names = load_weights(cfg.init_from)
-        net.load_state_dict(base_net.state_dict(), strict=True)
+        if shape.detail and not base_net.shape.detail:
+            grow_from(net, base_net)   # a detail head onto a trained body: starts as the body, upsampled
+        else:
+            net.load_state_dict(base_net.state_dict(), strict=True)
         with torch.no_grad():   # known styles keep their codes; new ones start from the mean code
             for i, n in enumerate(names):
                 bank.codes[i] = (base_bank.codes[base_names.index(n)] if n in base_names
@@ -392,8 +395,8 @@ def _write_model(cfg: TrainConfig, net: StyleNet, bank: StyleBank, names, step: 
         "size_multiple": net.shape.stride,
         "code_dim": net.code_dim,
         "net_shape": net.shape.as_dict(),
-        "internal_height_720": DESIGN_HEIGHT_720,
-        "ladder_720": list(LADDER_720),
+        "internal_height_720": net.shape.design_height_720,
+        "ladder_720": list(net.shape.ladder_720),
         "upsample": "bilinear",
         "temporal": cfg.temporal,
         "training": {"iterations": step, "minutes": round(elapsed / 60, 1), "settings": settings,
