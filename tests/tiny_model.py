@@ -29,9 +29,9 @@ def tiny_net(styles: tuple[str, ...], seed: int = 0, shape: NetShape = TINY,
 
 
 def write_tiny_model(directory: Path, styles: tuple[str, ...], seed: int = 0, export: bool = True,
-                     gate_bias: float | None = None, **manifest: object) -> Path:
+                     gate_bias: float | None = None, shape: NetShape = TINY, **manifest: object) -> Path:
     """A model folder (weights, manifest and, with ``export``, the ONNX and style codes); returns the folder."""
-    net, bank = tiny_net(styles, seed, gate_bias=gate_bias)
+    net, bank = tiny_net(styles, seed, shape=shape, gate_bias=gate_bias)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_weights(directory / "vcam.safetensors", net, bank, styles)

@@ -452,3 +452,24 @@ def test_a_slow_start_up_probe_starts_the_governor_lower_and_compiles_there(mode
                    for r in eng.picker.runners)
     finally:
         eng.close()
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_a_detail_head_model_runs_at_its_own_rungs(tmp_path, frames, runtime) -> None:
+    """A net with a detail head (stride 16, rungs up to the output's height) through the engine: its manifest sets
+    the multiple and the ladder, the top rung is the output size itself, and a step down works."""
+    if runtime == "openvino":
+        pytest.importorskip("openvino")
+    from vcam.model.network import NetShape
+
+    shape = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
+    d = write_tiny_model(tmp_path, STYLES, shape=shape)
+    eng = CpuEngine(load_manifest(d), _cfg(adaptive=True, realtime=False), runtime=runtime)
+    assert eng.stride == 16 and eng.governor.internal.size == SIZE     # starts at 720 of 720: the output size
+    outs = [eng.step(f, _cs()) for f in frames[:3]]
+    assert all(o.shape == (SIZE.height, SIZE.width, 3) for o in outs)
+    assert not np.array_equal(outs[-1], frames[2])                     # it paints
+    for f in frames[3:6]:      # a request moves the rung once its static graph is ready: a few frames
+        eng.step(f, _cs(quality="low"))
+    info = eng.info()
+    assert int(info["network_size"].split("x")[1]) % 16 == 0 and info["network_size"] != str(SIZE)
