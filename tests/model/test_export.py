@@ -3,6 +3,7 @@ torch on real frames, including a second step that carries the recurrent state."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -134,6 +135,11 @@ def test_a_detail_head_exports_with_its_own_rungs_and_parity(tmp_path) -> None:
     man = load_manifest(tmp_path)
     assert man.extra["size_multiple"] == shape.stride == 16
     assert man.extra["ladder_720"] == list(shape.ladder_720) and man.extra["internal_height_720"] == 720
+    # Re-exporting the same shape keeps a ladder set by hand.
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**data, "ladder_720": [360, 720]}))
+    export_onnx(tmp_path / "vcam.safetensors", tmp_path)
+    assert load_manifest(tmp_path).extra["ladder_720"] == [360, 720]
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).random((1, 3, 96, 160), dtype=np.float32)
     st = np.zeros((1, shape.state_channels, 6, 10), np.float32)

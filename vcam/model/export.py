@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vcam.errors import ModelError
-from vcam.model.network import StyleBank, StyleNet
+from vcam.model.network import NetShape, StyleBank, StyleNet
 from vcam.model.weights import load_weights
 from vcam.styles import MANIFEST, STYLE_CODES, VERSION, sha256_file, write_manifest
 
@@ -140,7 +140,7 @@ def export_onnx(weights: Path, out_dir: Path, opset: int = 17) -> Path:
                 continue
     if weights.parent.resolve() != out_dir.resolve():
         shutil.copyfile(weights, out_dir / weights.name)
-    if data.get("net_shape") != net.shape.as_dict():
+    if "net_shape" not in data or NetShape.from_dict(data["net_shape"]) != net.shape:
         # Another shape (e.g. a detail head grown onto the net this folder held): its own rungs, not the old ones.
         data["internal_height_720"] = net.shape.design_height_720
         data["ladder_720"] = list(net.shape.ladder_720)
