@@ -159,8 +159,8 @@ class DetailHead(nn.Module):
     From the body's last features (x2, to the input's half size) and a stride-2 look at the full-size frame (its
     edges), with a conditional norm so each style draws its own texture, a last x2 step (conv, depth-to-space) makes
     the full-size colour logits. That step also reads the body's own logits, and starts as their bilinear x2
-    upsampling (a 3x3 conv with fixed taps does it exactly, inside the frame; an ONNX Resize at full size cost as
-    much as the head's convs on a CPU) with zero weight on the features: a head grown onto a trained body starts as
+    upsampling (a 3x3 conv with fixed taps does it exactly, inside the frame; an ONNX Resize at full size took as
+    long as the head's convs in OpenVINO's per-layer profile here) with zero weight on the features: a head grown onto a trained body starts as
     exactly that body, upsampled (``grow_from``).
     """
 
