@@ -160,8 +160,8 @@ class DetailHead(nn.Module):
     edges), with a conditional norm so each style draws its own texture, a last x2 step (conv, depth-to-space) makes
     the full-size colour logits. That step also reads the body's own logits, and starts as their bilinear x2
     upsampling (a 3x3 conv with fixed taps does it exactly, inside the frame; an ONNX Resize at full size took as
-    long as the head's convs in OpenVINO's per-layer profile here) with zero weight on the features: a head grown onto a trained body starts as
-    exactly that body, upsampled (``grow_from``).
+    long as the head's convs in OpenVINO's per-layer profile here) with zero weight on the features: a head grown
+    onto a trained body starts as exactly that body, upsampled (``grow_from``).
     """
 
     def __init__(self, body_channels: int, channels: int) -> None:
