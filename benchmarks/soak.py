@@ -6,7 +6,8 @@ and drift.
 Reports RSS at the start (after the first frame), after warm-up and at the end (the last sample while streaming);
 per minute the frame interval (what a viewer sees), the work time per frame (prep + engine + send), median and p99,
 and the engine's network sizes and thread counts, and the hypervisor's CPU steal time (a shared cloud host's other
-tenants; Linux); every gap between frames longer than --stall-ms. Target for a
+tenants; Linux); every gap between frames longer than --stall-ms, with the stage times of the frame that ended it
+and any garbage-collector pause inside it; the collector's pauses over the whole run. Target for a
 30-minute run: RSS growth after warm-up < 5%, no stall, per-minute medians flat.
 The style defaults to the first installed one; with no model installed it runs passthrough.
 """
@@ -29,11 +30,12 @@ from vcam.capture import open_feed
 from vcam.config import RunConfig, Size
 from vcam.engines import create_engine
 from vcam.errors import VcamError
+from vcam.gc_pauses import GcPauses, freeze_long_lived
 from vcam.pipeline import Pipeline
 from vcam.runner import prepare
 from vcam.sinks.base import FrameInfo
 from vcam.sinks.null import NullSink
-from vcam.stats import PipelineStats
+from vcam.stats import STAGES, PipelineStats
 from vcam.styles import load_manifest
 
 
@@ -125,7 +127,10 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
     sink.open(cfg.size, cfg.fps)
     rss_samples: list[tuple[float, int]] = []
     feed = TimingFeed(open_feed(cfg), capacity)
-    pipeline = Pipeline(feed, eng, [sink], controls, cfg.size, stats=PipelineStats(keep=capacity))
+    stats = PipelineStats(keep=capacity)
+    pipeline = Pipeline(feed, eng, [sink], controls, cfg.size, stats=stats)
+    pipeline.on_warm = freeze_long_lived   # as `vcam run` does
+    gc_pauses = GcPauses().start()
     t_start = time.perf_counter()
     duration = minutes * 60.0
     stop = threading.Event()
@@ -161,6 +166,7 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
     try:
         summary = pipeline.run()
     finally:
+        gc_pauses.stop()
         stop.set()
         sampler.join(timeout=5)
         feed.stop()
@@ -173,7 +179,10 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
                  rss_samples, first_rss[0] if first_rss else rss_end, rss_end, warmup_s, stall_ms,
                  {"style": style, "engine": str(eng.info().get("engine", eng.name)), "size": str(cfg.size),
                   "fps": fps, "minutes": minutes, "dropped_frames": summary.get("dropped_frames", 0),
-                  "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()})
+                  "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+                 stages={k: stats.series(k)[:n] for k in STAGE_KEYS},
+                 gc_pauses=[(t - t_start, g, ms) for t, g, ms in gc_pauses.pauses])
+    res["gc"] = gc_pauses.summary()
     res["rss_mb"]["after_close"] = round(rss_closed / 2**20, 1)
     for p, seen in zip(res["per_minute"], configs, strict=False):
         p["engine"] = sorted(seen)
@@ -217,15 +226,32 @@ def _pct(a: np.ndarray, q: float) -> float:
     return round(float(np.percentile(a, q)) * 1000, 2) if a.size else 0.0
 
 
+STAGE_KEYS = (*STAGES, "engine")   # "engine": pre + infer + post and what lies between them
+
+
 def report(sent: np.ndarray, work: np.ndarray, rss: list[tuple[float, int]], rss_first: int, rss_end: int,
-           warmup_s: float, stall_ms: float, meta: dict) -> dict:
-    """``sent``: seconds from the start at which each frame left; ``work``: seconds each frame spent in the loop."""
+           warmup_s: float, stall_ms: float, meta: dict, stages: dict[str, np.ndarray] | None = None,
+           gc_pauses: list[tuple[float, int, float]] | None = None) -> dict:
+    """``sent``: seconds from the start at which each frame left; ``work``: seconds each frame spent in the loop;
+    ``stages``: per-frame stage times in ms (the pipeline's stats), ``gc_pauses``: (seconds from the start,
+    generation, ms) of the collector's pauses."""
     intervals = np.diff(sent)
     # Each gap split into the frame's own work (prep + engine + send) and the wait for it before (the source, or the
-    # loop not scheduled): which side a stall fell on says where to look.
-    stalls = [{"at_s": round(float(sent[i]), 2), "gap_ms": round(float(g) * 1000, 1),
-               "work_ms": round(float(work[i + 1]) * 1000, 1), "wait_ms": round(float(g - work[i + 1]) * 1000, 1)}
-              for i, g in enumerate(intervals) if g * 1000 > stall_ms]
+    # loop not scheduled): which side a stall fell on says where to look. The frame's stage times and a collector
+    # pause inside the gap (every thread waits for it) say more.
+    stalls = []
+    for i, g in enumerate(intervals):
+        if g * 1000 <= stall_ms:
+            continue
+        stall = {"at_s": round(float(sent[i]), 2), "gap_ms": round(float(g) * 1000, 1),
+                 "work_ms": round(float(work[i + 1]) * 1000, 1), "wait_ms": round(float(g - work[i + 1]) * 1000, 1)}
+        if stages:
+            stall["stages_ms"] = {k: round(float(v[i + 1]), 1) for k, v in stages.items()
+                                  if i + 1 < v.size and np.isfinite(v[i + 1])}
+        if gc_pauses is not None:
+            stall["gc_pauses"] = [{"gen": gen, "ms": round(ms, 1)} for t, gen, ms in gc_pauses
+                                  if t <= sent[i + 1] and t + ms / 1000 >= sent[i]]
+        stalls.append(stall)
     per_minute = []
     n_min = int(np.ceil(sent[-1] / 60.0)) if sent.size else 0
     for m in range(n_min):
@@ -284,6 +310,11 @@ def print_table(res: dict) -> None:
               **max(res["stalls"], key=lambda s: s["gap_ms"])) if res["stalls"] else "")
           + f"; per-minute work median: spread {res['work_median_drift_pct']}%, "
             f"trend {res['work_median_trend_pct']:+.1f}% over the run")
+    gc_info = res.get("gc")
+    if gc_info:
+        c, lg = gc_info["collections"], gc_info["longest_ms"]
+        print("garbage collector: " + ", ".join(f"{k} {c[k]} (longest {lg[k]} ms)" for k in c)
+              + f"; {gc_info['frozen_objects']} start-up objects frozen out of its walks")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,3 +147,15 @@ def test_stop_from_another_thread():
     summary = p.run()
     assert time.perf_counter() - t0 < 3
     assert summary["frames"] > 0
+
+
+def test_the_warm_hook_runs_once_after_start_up():
+    from vcam.gc_pauses import WARM_FRAMES
+
+    sink = KeepSink()
+    p = Pipeline(ListFeed(_frames(WARM_FRAMES + 10)), InvertEngine(), [sink], Controls(("a",), {"a": 1.0}),
+                 Size(64, 48))
+    calls: list[int] = []
+    p.on_warm = lambda: calls.append(len(sink.frames))
+    p.run()
+    assert calls == [WARM_FRAMES]   # once, when that many frames had gone out

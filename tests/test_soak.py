@@ -36,6 +36,8 @@ def test_soak_smoke(tmp_path):
         assert m["engine"] and all("x" in c and c.endswith("t") for c in m["engine"])
         assert 0 < m["rss_mb"] <= rss["max"]
     assert rss["after_close"] > 0
+    # the collector's pauses: start-up frozen out of its walks at the warm frame, as `vcam run` does
+    assert res["gc"]["frozen_objects"] > 0 and set(res["gc"]["collections"]) == {"gen0", "gen1", "gen2"}
 
 
 def test_drift_is_a_trend_not_a_spread():
@@ -79,3 +81,19 @@ def test_a_stall_is_split_into_the_frames_work_and_the_wait_before_it():
     work = np.array([0.010, 0.010, 0.010, 0.020, 0.010])
     res = soak.report(sent, work, [(0.0, 100 << 20)], 100 << 20, 100 << 20, 0.0, 100.0, {})
     assert res["stalls"] == [{"at_s": 0.07, "gap_ms": 150.0, "work_ms": 20.0, "wait_ms": 130.0}]
+
+
+def test_a_stall_carries_its_frames_stage_times_and_the_collector_pauses_inside_it():
+    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    sent = np.array([0.0, 0.033, 0.066, 0.216, 0.249])
+    work = np.array([0.010, 0.010, 0.010, 0.020, 0.010])
+    stages = {"infer": np.array([8.0, 8.0, 8.0, 17.5, 8.0], np.float32), "send": np.array([1.0] * 5, np.float32)}
+    # one full collection inside the gap, one young one before it
+    pauses = [(0.010, 0, 0.4), (0.100, 2, 90.0)]
+    res = soak.report(sent, work, [(0.0, 100 << 20)], 100 << 20, 100 << 20, 0.0, 100.0, {}, stages=stages,
+                      gc_pauses=pauses)
+    (stall,) = res["stalls"]
+    assert stall["stages_ms"] == {"infer": 17.5, "send": 1.0}
+    assert stall["gc_pauses"] == [{"gen": 2, "ms": 90.0}]

@@ -38,3 +38,16 @@ def test_frame_interval_needs_two_frames() -> None:
     assert "frame_ms" not in st.summary()
     st.record({"infer": 1.0}, latency_ms=2.0)
     assert st.summary()["frame_ms"]["p50"] >= 0.0
+
+
+def test_a_stage_series_is_oldest_first_even_after_the_ring_wraps():
+    from vcam.stats import PipelineStats
+
+    s = PipelineStats(keep=4)
+    for i in range(6):
+        s.record({"infer": float(i)}, 1.0)
+    assert s.series("infer").tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert s.series("never").size == 0
+    short = PipelineStats(keep=10)
+    short.record({"infer": 7.0}, 1.0)
+    assert short.series("infer").tolist() == [7.0]

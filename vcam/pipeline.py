@@ -19,6 +19,7 @@ from vcam.config import Size
 from vcam.control.state import Controls, ControlState
 from vcam.engines.base import Engine
 from vcam.frames import fit, mark_reconnecting, to_bgr
+from vcam.gc_pauses import WARM_FRAMES
 from vcam.sinks.base import FrameInfo, Sink
 from vcam.stats import PipelineStats
 
@@ -59,6 +60,9 @@ class Pipeline:
         self._buf = np.empty((size.height, size.width, 3), np.uint8)   # the one output-size input buffer
         self._marked = np.empty_like(self._buf)                          # re-sent frames with their mark
         self.on_frame: Callable[[int], None] | None = None             # hook for tests and idle logic
+        # Called once, after WARM_FRAMES frames: start-up is done (the runner freezes the start-up heap out of the
+        # garbage collector's walks there: vcam.gc_pauses).
+        self.on_warm: Callable[[], None] | None = None
         self._governor: object = None
 
     def stop(self) -> None:
@@ -110,6 +114,8 @@ class Pipeline:
                 stages["framing"] = (t1 - t0) * 1000
             self.stats.record(stages, (t3 - frame.t_grab) * 1000, frame.reconnecting)
             sent += 1
+            if sent == WARM_FRAMES and self.on_warm is not None:
+                self.on_warm()
             if self.on_frame is not None:
                 self.on_frame(sent)
         self.stats.extra["dropped_frames"] = self.feed.dropped

@@ -17,6 +17,7 @@ from vcam.config import RunConfig
 from vcam.control.state import Controls, resolve_region
 from vcam.engines import create_engine
 from vcam.errors import ModelError, VcamError
+from vcam.gc_pauses import freeze_long_lived
 from vcam.pipeline import Pipeline
 from vcam.sinks import close_sinks, open_sinks
 from vcam.stats import PipelineStats
@@ -213,6 +214,7 @@ def run(cfg: RunConfig, say: Say = print) -> dict:
             feed = open_feed(cfg, start=False)
         pipeline = Pipeline(feed, engine, sinks, controls, cfg.size, stats=stats, max_frames=cfg.frames,
                             framer=framer)
+        pipeline.on_warm = freeze_long_lived
         extras += _start_control_inputs(cfg, controls, stats, engine, pipeline, watcher, say, pictures)
         with _stop_on_signals(request_stop):
             feed.start()

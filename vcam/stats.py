@@ -42,6 +42,16 @@ class PipelineStats:
         self.reconnecting_frames = 0
         self.extra: dict = {}
 
+    def series(self, name: str) -> np.ndarray:
+        """One stage's per-frame samples in ms, oldest first (the latest ``keep`` frames; empty if never seen)."""
+        ring = self._samples.get(name)
+        if ring is None:
+            return np.empty(0, np.float32)
+        if ring.n <= ring.data.size:
+            return ring.data[: ring.n]
+        i = ring.n % ring.data.size
+        return np.concatenate([ring.data[i:], ring.data[:i]])
+
     def record(self, stages_ms: dict[str, float], latency_ms: float, reconnecting: bool = False) -> None:
         now = time.perf_counter()
         self.frames += 1
