@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, fn in VARIANTS.items():
                 v = fn(out)
                 rows.setdefault(style, {}).setdefault(name, []).append([*per_tap(scorer, v, scorer.target(style)),
-                                                                        detail(v)[0]])
+                                                                        detail(v)["grad_energy"]])
             print(f"{rel}: {style}", flush=True)
     result = {}
     for style, r in rows.items():
