@@ -56,3 +56,24 @@ def test_temporal_loss_zero_for_consistent_output_and_positive_for_flicker():
     noisy = (v2 + 0.1 * torch.randn(v2.shape, generator=g)).clamp(0, 1)
     plain2, reco2 = temporal_loss(noisy, warp(img, flow), v2, warp(img, flow), mask)
     assert float(plain2) > 1e-3 and float(reco2) > 1e-4
+
+
+def test_whole_pixel_views_are_exact_shifts_and_warp_without_blur():
+    g = torch.Generator().manual_seed(3)
+    f = random_flow(6, 40, 48, g, max_local=4, max_shift=5, max_zoom=0.05, integer_share=1.0)
+    # one whole-pixel vector per view, the same everywhere in it
+    assert torch.equal(f, f.round()) and torch.equal(f, f[..., :1, :1].expand_as(f))
+    assert float(f.abs().max()) <= 5
+    img = torch.rand(6, 3, 40, 48, generator=g)
+    out = warp(img, f)
+    for i in range(6):
+        dx, dy = int(f[i, 0, 0, 0]), int(f[i, 1, 0, 0])
+        y0, y1, x0, x1 = max(0, -dy), 40 - max(0, dy), max(0, -dx), 48 - max(0, dx)
+        assert torch.allclose(out[i, :, y0:y1, x0:x1], img[i, :, y0 + dy:y1 + dy, x0 + dx:x1 + dx], atol=1e-5)
+    # a share: some views whole-pixel, the rest the smooth field; none asked leaves the old stream untouched
+    mixed = random_flow(64, 16, 16, torch.Generator().manual_seed(4), max_local=4, max_shift=5, integer_share=0.5)
+    whole = [bool(torch.equal(m, m.round()) and torch.equal(m, m[..., :1, :1].expand_as(m))) for m in mixed]
+    assert 10 < sum(whole) < 54
+    a = random_flow(2, 32, 32, torch.Generator().manual_seed(1))
+    b = random_flow(2, 32, 32, torch.Generator().manual_seed(1), integer_share=0.0)
+    assert torch.equal(a, b)

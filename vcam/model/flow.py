@@ -14,10 +14,10 @@ import torch.nn.functional as F
 
 
 def random_flow(n: int, h: int, w: int, generator: torch.Generator, max_local: float = 4.0,
-                max_shift: float = 6.0, grid: int = 4, max_zoom: float = 0.0, max_rotate: float = 0.0
-                ) -> torch.Tensor:
+                max_shift: float = 6.0, grid: int = 4, max_zoom: float = 0.0, max_rotate: float = 0.0,
+                integer_share: float = 0.0) -> torch.Tensor:
     """(N,2,H,W) flow in pixels (x, y). ``max_zoom``: relative scale change (0.03 = up to 3%); ``max_rotate``:
-    radians."""
+    radians. ``integer_share``: the share of the N views moved only by a whole-pixel shift (up to ``max_shift``)."""
     coarse = (torch.rand(n, 2, grid, grid, generator=generator) * 2 - 1) * max_local
     flow = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
     # Blur to keep the field smooth (a separable box blur, twice, ~ a small gaussian).
@@ -33,7 +33,15 @@ def random_flow(n: int, h: int, w: int, generator: torch.Generator, max_local: f
         cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
         sim = torch.stack([cos * xs - sin * ys - xs, sin * xs + cos * ys - ys], dim=1)
         flow = flow + sim
-    return flow + shift
+    flow = flow + shift
+    if integer_share > 0:   # drawn only when asked: recipes without it keep their random stream
+        # Warping by a whole-pixel shift is exact. A sub-pixel move is resampled bilinearly, which blurs: a one-pixel
+        # stroke that moves perfectly with the content still differs from its warped self as much as a flicker
+        # would, so on those views the temporal terms ask for less detail, not only for steadier detail.
+        pick = torch.rand(n, generator=generator) < integer_share
+        whole = torch.round((torch.rand(n, 2, 1, 1, generator=generator) * 2 - 1) * max_shift)
+        flow = torch.where(pick[:, None, None, None], whole.expand(n, 2, h, w), flow)
+    return flow
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,9 @@
-"""Perceptual, colour, smoothness and temporal losses (normalisations from ../shared/notes/style-loss.md)."""
+"""Perceptual, colour, detail, smoothness and temporal losses (normalisations from ../shared/notes/style-loss.md)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 # Expand-stage activations after ReLU6 were the best style taps on EfficientNet-Lite0.
 STYLE_TAPS = {"s0": "stem", "s1": "b1.expand", "s2": "b3.expand", "s3": "b5.expand",
@@ -70,3 +71,33 @@ def temporal_loss(out2: torch.Tensor, out1_warped: torch.Tensor, in2: torch.Tens
     d_in = luminance(in2) - luminance(in1_warped)
     reco = (((luminance(d_out) - d_in) ** 2) * mask).sum() / denom
     return plain, reco
+
+
+def _gaussian_blur(y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N,1,H,W) with OpenCV's kernel for a float image (radius 4 sigma) and its default
+    border (reflect without repeating the edge), so training measures what benchmarks/quality.py reports."""
+    r = max(1, round(4 * sigma))
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=y.dtype, device=y.device) ** 2) / (2 * sigma ** 2))
+    k = k / k.sum()
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
+
+
+def band_energies(x: torch.Tensor) -> torch.Tensor:
+    """(N,2): mean squares of the luminance's finest band (minus its blur at sigma 1 px) and the next (blur at sigma 1
+    minus blur at sigma 3): what benchmarks/quality.py reports as fine and mid detail."""
+    y = luminance(x)
+    b1, b3 = _gaussian_blur(y, 1.0), _gaussian_blur(y, 3.0)
+    return torch.stack([((y - b1) ** 2).mean((1, 2, 3)), ((b1 - b3) ** 2).mean((1, 2, 3))], dim=1)
+
+
+def detail_loss(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """How far the output's band energies fall short of the target's, as squared log ratios, mean over the batch.
+
+    One-sided: it asks for at least the teacher's amount of detail in each band, wherever the strokes lie, which the
+    pixel term cannot ask without placing them (a student that cannot place them averages them into a fog: the
+    shipped model had a fifth of the teacher's energy in both bands). Where the output has more, nothing is asked.
+    """
+    e_out, e_t = band_energies(out), band_energies(target).detach()
+    short = F.relu(torch.log(e_t + eps) - torch.log(e_out + eps))
+    return (short ** 2).sum(1).mean()

@@ -64,6 +64,7 @@ class TrainConfig:
     flow_shift: float = 10.0
     flow_zoom: float = 0.0                # global zoom (relative) and rotation (radians) of the second view
     flow_rotate: float = 0.0
+    flow_integer: float = 0.0             # share of second views moved by a whole-pixel shift only (flow.random_flow)
     teacher_style_long_side: int = 512    # the painting's size for the teacher: sets its stroke scale
     style_long_side: int = 256            # the painting's size for the Gram targets
     lr: float = 1e-3
@@ -77,6 +78,8 @@ class TrainConfig:
     # Per-style multipliers of w_style (name -> gain): the geometric styles (mondrian, composition_vii) trailed the
     # teacher most under one shared weight.
     style_gain: dict = field(default_factory=dict)
+    # Band energies of the output (fine, mid) at least the teacher's on the same crop (losses.detail_loss).
+    w_detail: float = 0.0
     w_tv: float = 0.0
     w_temporal: float = 30.0
     w_reconet: float = 20.0
@@ -339,7 +342,7 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     v1, t1 = big[..., m:-m, m:-m], tbig[..., m:-m, m:-m]
     if cfg.temporal:
         flow_big = random_flow(b, s + 2 * m, s + 2 * m, gen, max_local=cfg.flow_local, max_shift=cfg.flow_shift,
-                               max_zoom=cfg.flow_zoom, max_rotate=cfg.flow_rotate)
+                               max_zoom=cfg.flow_zoom, max_rotate=cfg.flow_rotate, integer_share=cfg.flow_integer)
         v2 = warp(big, flow_big)[..., m:-m, m:-m]
         t2 = warp(tbig, flow_big)[..., m:-m, m:-m]
         # Sensor noise and a slight exposure change: the output should follow luminance, not noise.
@@ -374,6 +377,8 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     if cfg.w_style > 0:
         gain = style_gain[ids2] if style_gain is not None else None
         terms["style"] = cfg.w_style * L.style_loss(feats, {k: v[ids2] for k, v in grams.items()}, gain)
+    if cfg.w_detail > 0:   # the first view only, as the teacher Gram: the second's target was resampled (blurred)
+        terms["detail"] = cfg.w_detail * L.detail_loss(outs[:b], targets[:b])
     if cfg.w_tv > 0:
         terms["tv"] = cfg.w_tv * L.tv_loss(outs)
     return terms
