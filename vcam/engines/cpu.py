@@ -167,7 +167,20 @@ class CpuEngine:
         self._full_styl: np.ndarray | None = None    # person mode's strength-1 picture, allocated on first use
         self._rungs.clear()
         self._internal = None
+        self._prewarm_rung_below()
         self._configure_internal()
+
+    def _prewarm_rung_below(self) -> None:
+        """Build, and run once, the buffers of the rung below the current one, as _prewarm compiles its graph: their
+        first use commits their pages and OpenCV's scratch (about 7 MB at 720p), which otherwise came as a step in
+        resident memory at the governor's first move down, minutes into a run (issue 14's 30-minute soak)."""
+        gov = self.governor
+        if not gov.adapting or gov.rung == 0:
+            return
+        b = self._rungs.get(gov.ladder[gov.rung - 1], self._size, self.upsample, self.picker.runner.threads)
+        frame = np.zeros((self._size.height, self._size.width, 3), np.uint8)
+        b.pre(frame)
+        b.up(b.stylized, b.pre.guide, frame, 1.0, out=self._out)
 
     def _configure_internal(self) -> None:
         internal = self.governor.internal
