@@ -172,3 +172,61 @@ def test_composites_are_labelled_by_their_cutouts_alpha(tmp_path) -> None:
     assert people_rows and empty_rows                       # composites and nobody-in-view frames both occur
     for i in people_rows:                                   # the label covers a disc-shaped region, not the frame
         assert 0.02 < (labels[i] > 0.5).mean() < 0.95
+
+
+def _blob_aspect(img: np.ndarray) -> float:
+    """Width over height of the bright region's bounding box."""
+    ys, xs = np.nonzero(img.max(axis=2) > 0.5)
+    return (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
+
+
+def test_a_stretched_view_widens_people_as_a_4_3_or_portrait_camera_does() -> None:
+    from vcam.model.person_data import STRETCH_MAX, H, W, _fit_16x9, draw_stretch
+
+    img = np.zeros((900, 1600, 3), np.float32)
+    cv2.circle(img, (800, 450), 200, (1.0, 1.0, 1.0), -1)
+    rng = np.random.default_rng(0)
+    plain = _fit_16x9(img, rng, min_scale=1.0)
+    wide = _fit_16x9(img, rng, min_scale=1.0, stretch=2.0)
+    assert plain.shape == wide.shape == (H, W, 3)
+    assert abs(_blob_aspect(plain) - 1.0) < 0.1
+    assert abs(_blob_aspect(wide) - 2.0) < 0.15
+    # A share of 0 draws nothing from the generator: runs without the option see the samples they always saw.
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert draw_stretch(a, 0.0) == 1.0 and a.random() == b.random()
+    draws = [draw_stretch(rng, 0.5) for _ in range(400)]
+    stretched = [d for d in draws if d != 1.0]
+    assert 0.4 < len(stretched) / len(draws) < 0.6
+    assert min(stretched) >= 1.0 and max(stretched) <= STRETCH_MAX and max(stretched) > 2.0
+
+
+class _OnePerson:
+    """A generator that puts one person in every composite (and draws everything else as numpy's does)."""
+
+    def __init__(self, seed: int) -> None:
+        self.g = np.random.default_rng(seed)
+
+    def choice(self, a):
+        return 1
+
+    def __getattr__(self, name):
+        return getattr(self.g, name)
+
+
+def test_stretched_composites_widen_the_person_by_the_stretch(tmp_path) -> None:
+    from vcam.model.person_data import PeoplePool
+
+    people, content = _synthetic_people(tmp_path)
+    pool = PeoplePool(people, content, None, lambda frames: np.ones(frames.shape[:3], np.float32))
+    ratios = []
+    for seed in range(150):
+        widths = []
+        for stretch in (1.0, 2.0):
+            _, label = pool._composite(_OnePerson(seed), stretch)
+            xs = np.nonzero(label.max(axis=0) > 0.5)[0]
+            if len(xs) and xs.min() > 0 and xs.max() < label.shape[1] - 1:   # the person whole across
+                widths.append(xs.max() - xs.min() + 1)
+        if len(widths) == 2:
+            ratios.append(widths[1] / widths[0])
+    assert len(ratios) >= 5
+    assert all(abs(r - 2.0) < 0.1 for r in ratios), ratios

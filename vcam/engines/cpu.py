@@ -46,6 +46,9 @@ from vcam.styles import Manifest, StyleCodes, verify_onnx
 # The share of the governor's frame budget the picker may fill when it saves CPU: the governor steps down when the
 # smoothed frame time passes the whole budget, so a runner chosen to save CPU keeps this much headroom below it.
 DEADLINE_FRACTION = 0.95
+# Rungs above the start that the engine prepares at start beside the one below (_neighbour_rungs): the start-up
+# probe guessed one rung low in a Zen 3 soak (384x216 against the 512x288 the governor then climbed to and held).
+CLIMB_RUNGS = 1
 
 
 def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -134,16 +137,25 @@ class CpuEngine:
         self.probe_ms = {}
         return RunnerPicker(runners)
 
-    def _prewarm(self) -> None:
-        """Compile the rung below the start one beside it on every runner: the governor's first move is usually down
-        (it starts at the best picture that may fit), and a compile then would grow memory minutes into the run."""
+    def _neighbour_rungs(self) -> list[InternalSize]:
+        """The rungs an adapting governor may move to from its start: CLIMB_RUNGS above it, then the one below (its
+        usual first move). With the start rung these are the three that the runners keep compiled
+        (OpenVinoRunner.max_static) and the engine keeps buffers for (RungBuffers.keep)."""
         gov = self.governor
         if not gov.adapting:
+            return []
+        above = gov.ladder[gov.rung + 1:gov.rung + 1 + CLIMB_RUNGS][::-1]
+        return [*above, *([gov.ladder[gov.rung - 1]] if gov.rung > 0 else [])]
+
+    def _prewarm(self) -> None:
+        """Compile and run, on every runner, the rungs the governor may move to, then the start one. Issue 14: a
+        compile minutes into a run grew resident memory then (+10 MB at 720p here for a first visit to 512x288), and
+        a size compiled again after being dropped grew it a little more each time."""
+        sizes = [*self._neighbour_rungs(), self.governor.internal]
+        if len(sizes) < 2:
             return
-        # At the lowest rung (where fit_start may put a slow CPU) there is no step down: compile that rung alone.
-        sizes = ([gov.ladder[gov.rung - 1].padded] if gov.rung > 0 else []) + [gov.internal.padded]
         for r in self.picker.runners:
-            r.prewarm([(s.height, s.width) for s in sizes])
+            r.prewarm([(s.padded.height, s.padded.width) for s in sizes])
 
     def _probe(self, runners: list[Runner]) -> list[float]:
         """Time the candidates on a synthetic frame at the default internal size (interleaved rounds)."""
@@ -167,20 +179,21 @@ class CpuEngine:
         self._full_styl: np.ndarray | None = None    # person mode's strength-1 picture, allocated on first use
         self._rungs.clear()
         self._internal = None
-        self._prewarm_rung_below()
+        self._prewarm_rungs()
         self._configure_internal()
 
-    def _prewarm_rung_below(self) -> None:
-        """Build, and run once, the buffers of the rung below the current one, as _prewarm compiles its graph: their
-        first use commits their pages and OpenCV's scratch (about 7 MB at 720p), which otherwise came as a step in
-        resident memory at the governor's first move down, minutes into a run (issue 14's 30-minute soak)."""
-        gov = self.governor
-        if not gov.adapting or gov.rung == 0:
+    def _prewarm_rungs(self) -> None:
+        """Build, and run once, the buffers of the rungs the governor may move to, as _prewarm does their graphs:
+        their first use commits their pages and OpenCV's scratch (about 7 MB at 720p), which otherwise came as a
+        step in resident memory at the governor's first move, minutes into a run (issue 14's 30-minute soak)."""
+        rungs = self._neighbour_rungs()
+        if not rungs:
             return
-        b = self._rungs.get(gov.ladder[gov.rung - 1], self._size, self.upsample, self.picker.runner.threads)
         frame = np.zeros((self._size.height, self._size.width, 3), np.uint8)
-        b.pre(frame)
-        b.up(b.stylized, b.pre.guide, frame, 1.0, out=self._out)
+        for internal in rungs:
+            b = self._rungs.get(internal, self._size, self.upsample, self.picker.runner.threads)
+            b.pre(frame)
+            b.up(b.stylized, b.pre.guide, frame, 1.0, out=self._out)
 
     def _configure_internal(self) -> None:
         internal = self.governor.internal

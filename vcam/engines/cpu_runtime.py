@@ -130,12 +130,15 @@ class OpenVinoRunner:
     resolution changes): its scratch memory grows to the largest size it ran and stays there (101 -> 145 MB for one
     1-thread runner at 960x544 here, one-off measurement), which is what made long runs step up (issue 14).
 
-    Only the ``max_static`` most recently used sizes stay compiled: each cost 25-40 MB of resident memory and a
-    compile only ~0.2 s here (one-off measurements), so a governor that has visited every rung does not keep them
-    all; compiling one and freeing another leaves resident memory where it was."""
+    Only the ``max_static`` most recently used sizes stay compiled: each cost 10-40 MB of resident memory (by size)
+    and a compile only ~0.2 s here (one-off measurements), so a governor that has visited every rung does not keep
+    them all."""
 
     runtime = "openvino"
-    max_static = 2   # the current rung and the one the governor last left (it moves one rung at a time)
+    # The current rung and its two neighbours (the governor moves one rung at a time): a walk over three rungs then
+    # never compiles again. With two, each return to the third recompiled it, and resident memory rose a few MB at
+    # some of those recompiles (720p here, one-off walks over the ladder), on top of the first visit's 10 MB.
+    max_static = 3
 
     def __init__(self, path: Path, threads: int, shape_hint: tuple[int, int] | None = None,
                  precision: str = "f32", state_stride: int = 4) -> None:
@@ -216,12 +219,13 @@ class OpenVinoRunner:
         return self.request
 
     def prewarm(self, sizes: Sequence[tuple[int, int]]) -> None:
-        """Compile these sizes now, the last one most recently used: the governor's first step then finds its rung
-        compiled, and resident memory reaches its plateau at start instead of minutes into a run (issue 14's soak:
-        +28% between minutes 1 and 3, when the first step down compiled a second size on each runner)."""
+        """Compile and run each of these sizes once now, in order, the last one most recently used (the last
+        ``max_static`` stay compiled): the governor's steps then find their rungs compiled, and resident memory
+        reaches its plateau at start instead of minutes into a run (issue 14's soak: +28% between minutes 1 and 3,
+        when the first step down compiled a second size on each runner)."""
         if self.style_dim is None:
             return
-        for hw in list(sizes)[-self.max_static:]:
+        for hw in sizes:
             if hw in self._static:
                 self._static.move_to_end(hw)
             else:

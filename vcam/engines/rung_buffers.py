@@ -4,8 +4,8 @@ Each internal size needs its own pre-processor, upsampler, recurrent states, war
 afresh on every governor move, they were freed and reallocated dozens of times an hour: the frame-sized ones come
 and go with their own mappings, but the smaller ones (band scratch, thumbnails, the flow's pyramids, the upsampler's
 helper thread) left the heap a little more fragmented each time, and resident memory tracked the rung the engine
-happened to be on. Keeping the two most recently used rungs, as the runners keep their two compiled graphs
-(cpu_runtime.OpenVinoRunner.max_static), makes a move between two rungs allocate nothing.
+happened to be on. Keeping the three most recently used rungs, as the runners keep their three compiled graphs
+(cpu_runtime.OpenVinoRunner.max_static), makes the governor's moves around its start rung allocate nothing.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Rung:
 class RungBuffers:
     """The ``keep`` most recently used rungs' buffers for one output size."""
 
-    keep = 2
+    keep = 3
 
     def __init__(self, state_channels: int, stride: int) -> None:
         self.state_channels = state_channels

@@ -6,7 +6,8 @@ is learnt is the teacher's judgement, including on composites). Sources, all und
 - people/portraits, cut out with the teacher's matte and pasted at a random scale and place (partial views, up to
   three people) onto photos from content/ and frames of video/ (not carphone.mp4, which measures flicker);
 - backgrounds alone (nobody in view).
-Augmentation: scale, position, flips, colour and light (gain, gamma, white balance), blur, noise.
+Augmentation: scale, position, flips, colour and light (gain, gamma, white balance), blur, noise, and (when asked)
+the stretch of a camera that is not 16:9.
 people/voc_eval is never read here: it is for measurement only.
 """
 
@@ -25,12 +26,26 @@ W, H = 256, 144
 # webcam and the signer, whose hands cross her face) and one gesture class.
 HELD_OUT_PREFIXES = ("zhling_", "silent_", "rock_")
 HELD_OUT_VIDEOS = ("carphone.mp4",)
+# The segmenter stretches whatever the camera gives to 256x144, so a 4:3 webcam (640x480) shows people 1.33x wider
+# than they are, a square feed 1.78x and a 3:4 portrait one 2.37x. A share of the samples (PeoplePool's
+# stretch_share) is cut at such an aspect ratio and stretched the same way, log-uniform up to this factor.
+STRETCH_MAX = 2.37
 
 
-def _fit_16x9(img: np.ndarray, rng: np.random.Generator, min_scale: float = 0.55) -> np.ndarray:
-    """A random 16:9 crop (55-100% of the largest one), resized to 256x144."""
+def draw_stretch(rng: np.random.Generator, share: float) -> float:
+    """1.0 (a 16:9 camera) or, for ``share`` of the draws, a horizontal stretch in [1, STRETCH_MAX] (log-uniform).
+    Draws nothing when ``share`` is 0, so runs without it see the same samples as before it existed."""
+    if share <= 0 or rng.random() >= share:
+        return 1.0
+    return float(np.exp(rng.uniform(0.0, np.log(STRETCH_MAX))))
+
+
+def _fit_16x9(img: np.ndarray, rng: np.random.Generator, min_scale: float = 0.55, stretch: float = 1.0) -> np.ndarray:
+    """A random crop (55-100% of the largest one) resized to 256x144: 16:9, or narrower by ``stretch`` and so
+    stretched that much horizontally, as a camera of that aspect ratio is."""
     h, w = img.shape[:2]
-    cw, ch = (w, round(w * 9 / 16)) if w * 9 <= h * 16 else (round(h * 16 / 9), h)
+    aspect = 16 / 9 / stretch
+    cw, ch = (w, round(w / aspect)) if w <= h * aspect else (round(h * aspect), h)
     s = rng.uniform(min_scale, 1.0)
     cw, ch = max(16, round(cw * s)), max(9, round(ch * s))
     x = rng.integers(0, w - cw + 1)
@@ -56,7 +71,8 @@ class PeoplePool:
     """People images, portrait cutouts and backgrounds in memory; ``batch`` draws augmented 256x144 frames."""
 
     def __init__(self, people_dir: Path, content_dir: Path, video_dir: Path | None,
-                 matte: Callable[[np.ndarray], np.ndarray], share_real: float = 0.5, share_empty: float = 0.1) -> None:
+                 matte: Callable[[np.ndarray], np.ndarray], share_real: float = 0.5, share_empty: float = 0.1,
+                 stretch_share: float = 0.0) -> None:
         self.real: list[np.ndarray] = []
         for folder in ("frames", "gesture"):
             for p in sorted((people_dir / folder).glob("*")):
@@ -76,6 +92,7 @@ class PeoplePool:
                         if a.mean() > 0.1]
         self.share_real = share_real
         self.share_empty = share_empty
+        self.stretch_share = stretch_share
 
     @staticmethod
     def _portrait_mattes(portraits: list[np.ndarray], matte: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
@@ -97,19 +114,20 @@ class PeoplePool:
                 out.append(cv2.resize(mattes[j, :, x0:x0 + pw], (w, h), interpolation=cv2.INTER_LINEAR))
         return out
 
-    def _background(self, rng: np.random.Generator) -> np.ndarray:
-        img = _fit_16x9(self.backgrounds[rng.integers(len(self.backgrounds))], rng, 0.4)
+    def _background(self, rng: np.random.Generator, stretch: float = 1.0) -> np.ndarray:
+        img = _fit_16x9(self.backgrounds[rng.integers(len(self.backgrounds))], rng, 0.4, stretch)
         return img[:, ::-1] if rng.random() < 0.5 else img
 
-    def _composite(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _composite(self, rng: np.random.Generator, stretch: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """A frame of cut-out people over a background, and its alpha: the cut-outs' own mattes, composited as the
-        pixels were (a label that cannot light up on the background's texture, and costs no teacher pass)."""
-        frame = self._background(rng).copy()
+        pixels were (a label that cannot light up on the background's texture, and costs no teacher pass). People
+        and room are stretched alike."""
+        frame = self._background(rng, stretch).copy()
         label = np.zeros((H, W), np.float32)
         for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
             img, alpha = self.cutouts[rng.integers(len(self.cutouts))]
             h = max(24, round(H * rng.uniform(0.45, 1.6)))   # from far away to a close-up cut by the frame
-            w = max(8, round(img.shape[1] * h / img.shape[0]))
+            w = max(8, round(img.shape[1] * h / img.shape[0] * stretch))
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
             if rng.random() < 0.5:
@@ -130,14 +148,15 @@ class PeoplePool:
         """One augmented frame and its matte where it is known without the teacher (composites, nobody in view);
         None for real frames, which the teacher labels."""
         u = rng.random()
+        stretch = draw_stretch(rng, self.stretch_share)
         label: np.ndarray | None
         if u < self.share_empty:
-            img, label = self._background(rng), np.zeros((H, W), np.float32)
+            img, label = self._background(rng, stretch), np.zeros((H, W), np.float32)
         elif u < self.share_empty + self.share_real:
-            img, label = _fit_16x9(self.real[rng.integers(len(self.real))], rng), None
+            img, label = _fit_16x9(self.real[rng.integers(len(self.real))], rng, stretch=stretch), None
             img = img[:, ::-1] if rng.random() < 0.5 else img
         else:
-            img, label = self._composite(rng)
+            img, label = self._composite(rng, stretch)
         return _photometric(np.ascontiguousarray(img), rng), label
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:

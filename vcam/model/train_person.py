@@ -55,6 +55,9 @@ class PersonConfig:
     # 53 more minutes from the shipped weights with it ended at VOC IoU 0.378 against the shipped 0.451 (held-out
     # agreement 0.708 against 0.745), so the teacher labels every frame by default.
     composite_labels: bool = False
+    # Share of the samples cut at another camera's aspect ratio (4:3, square, 3:4) and stretched to 256x144 as the
+    # segmenter stretches such a camera's frames (person_data.draw_stretch); 0 draws only 16:9 views.
+    stretch_share: float = 0.0
     # The network's shape. The first shipped one (FIRST_SHAPE, 31 k parameters) stopped improving at VOC IoU
     # 0.40-0.45 however long it trained; this one widens the 1/8 and 1/16 levels, where a pixel costs 1/16 and 1/64 of
     # one at 1/2 resolution, and its decoder carries fewer channels at 1/2 (same cost a frame); the shipped one adds
@@ -156,7 +159,8 @@ def train_person(cfg: PersonConfig) -> Path:
         _start_from(net, cfg.init_from)
     # The pool (a minute of teacher passes over the portraits) after the weights, so a bad init_from fails at once.
     print("loading people, portraits (cut out with the teacher) and backgrounds", flush=True)
-    pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher))
+    pool = PeoplePool(cfg.people_dir, cfg.content_dir, cfg.video_dir, teacher_matte(teacher),
+                      stretch_share=cfg.stretch_share)
     print(f"{len(pool.real)} frames, {len(pool.cutouts)} portrait cutouts, {len(pool.backgrounds)} backgrounds",
           flush=True)
     budget = cfg.minutes * 60
