@@ -71,19 +71,21 @@ def to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 # -- contenders ------------------------------------------------------------------------------------------------------
 class PipelineContender:
-    """A vcam model through the CPU engine, as `vcam run` uses it; the internal size fixed so runs compare."""
+    """A vcam model through the CPU engine, as `vcam run` uses it; the internal size fixed so runs compare: the
+    model's design size, or ``internal_height`` (e.g. the rung the governor holds live on a slower CPU)."""
 
     recurrent = True
 
-    def __init__(self, label: str, model_dir: Path, size: Size, precision: str) -> None:
+    def __init__(self, label: str, model_dir: Path, size: Size, precision: str,
+                 internal_height: int | None = None) -> None:
         from vcam.engines.cpu import CpuEngine
         from vcam.engines.governor import Ladder, default_internal
 
         self.label = label
         self.manifest = load_manifest(model_dir)
-        internal = default_internal(size, Ladder.of(self.manifest.extra))
+        height = internal_height or default_internal(size, Ladder.of(self.manifest.extra)).size.height
         cfg = RunConfig(input="pattern", outputs=("null",), size=size, style=self.manifest.styles[0],
-                        internal_height=internal.size.height, adaptive=False, cpu_precision=precision)
+                        internal_height=height, adaptive=False, cpu_precision=precision)
         self.engine = CpuEngine(self.manifest, cfg)
         info = self.engine.info()
         self.describe = (f"{model_dir} at {info['internal_size']} ({info['runtime']} {info['precision']}, "

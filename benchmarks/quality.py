@@ -128,10 +128,11 @@ def measure(args: argparse.Namespace, console: Console) -> dict:
     with_previous = bool(args.previous) and not args.no_previous
     if with_previous and not (args.previous / "manifest.json").is_file():
         raise VcamError(f"No previous model at {args.previous}.", "Pass --previous DIR or --no-previous.")
-    vcam = PipelineContender("vcam", args.model, size, args.precision)
+    vcam = PipelineContender("vcam", args.model, size, args.precision, args.internal_height or None)
     contenders = [vcam]
     if with_previous:
-        contenders.append(PipelineContender("previous", args.previous, size, args.precision))
+        contenders.append(PipelineContender("previous", args.previous, size, args.precision,
+                                            args.previous_internal_height or None))
     paintings = style_paths(args.data, dict(args.style_image))
     styles = args.styles.split(",") if args.styles else list(vcam.styles())
     # Held-out paintings (styles given as a picture): through the model's style encoder, against the teacher.
@@ -341,6 +342,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--style-image", action="append", default=[], type=_name_path, metavar="NAME=PATH",
                     help="the painting of a style not in ../shared/data/styles (e.g. one added with --add-style)")
     ap.add_argument("--judge-every", type=int, default=4, help="style/content distances on every Nth clip frame")
+    ap.add_argument("--internal-height", type=int, default=0,
+                    help="the vcam row's network height (default 0: the model's design size, 540 or 720 at 720p); "
+                    "e.g. the rung the governor holds live on this CPU")
+    ap.add_argument("--previous-internal-height", type=int, default=0,
+                    help="the same for the previous row (default 0: its design size)")
     ap.add_argument("--precision", default="auto", help="vcam's CPU precision: auto (as `vcam run`), f32, bf16")
     ap.add_argument("--threads", type=int, default=0, help="torch/teacher threads (0: 2 when idle, 1 when busy)")
     args = ap.parse_args(argv)

@@ -206,10 +206,13 @@ def test_quality_benchmark_compares_model_teacher_and_previous(tmp_path, shared_
     out = tmp_path / "q.json"
     rc = quality.main(["--json", str(out), "--frames", "3", "--size", "320x180", "--model", str(tmp_path / "main"),
                        "--previous", str(tmp_path / "prev"), "--data", str(shared_data), "--clips",
-                       "carphone,synthetic_pan_zoom", "--clip-styles", "1", "--threads", "1"])
+                       "carphone,synthetic_pan_zoom", "--clip-styles", "1", "--threads", "1",
+                       "--previous-internal-height", "72"])
     assert rc == 0
     res = json.loads(out.read_text())
     assert set(res["contenders"]) == {"vcam", "teacher", "previous"}
+    # The previous row runs at the height asked (as a slower CPU's governor would hold it), the vcam row at its own.
+    assert " at 128x72 " in res["contenders"]["previous"] and " at 128x72 " not in res["contenders"]["vcam"]
     assert len(res["photos"]) == len(quality.PHOTOS) * len(styles)
     assert [(r["clip"], r["style"]) for r in res["clips"]] == [("carphone", "starry_night"),
                                                                 ("synthetic_pan_zoom", "great_wave")]
