@@ -4,8 +4,9 @@
         [--styles starry_night,mondrian] [--json OUT]
 
 A held-out webcam frame at 1280x720 is moved by s whole pixels and run through the net with its recurrent state
-reset (a net with a detail head at 1280x720; a plain net at 960x544, area-downscaled, its output resized back
-bilinearly, as the engine does), and compared with the unmoved frame's output moved by s: the mean absolute
+reset, at the net's design size for 720p (1280x720 with a detail head; a plain net's 960x540, area-downscaled and
+reflect-padded to its stride as the engine's pre-processor does, its output cropped and resized back bilinearly),
+and compared with the unmoved frame's output moved by s: the mean absolute
 difference in levels (0-255) over the interior. A net that only moved its picture with the scene would score 0.
 Beside it, ``move``: how much the picture itself changes under that shift, for scale. An error that vanishes at the
 trunk's stride and not at even shifts points at the strided encoder, not at a 2-pixel output grid.
@@ -27,29 +28,37 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import torch  # noqa: E402
 from common import SHARED_DATA, console, write_json  # noqa: E402
 
+from vcam.config import Size  # noqa: E402
+from vcam.engines.governor import InternalSize  # noqa: E402
 from vcam.model.weights import load_weights  # noqa: E402
 
 FRAME = "people/frames/zhling_0009.jpg"   # the held-out laptop-webcam sequence
 W, H, MARGIN, BORDER = 1280, 720, 16, 32
 
 
+def design_size(net: torch.nn.Module) -> InternalSize:
+    return InternalSize.for_height(Size(W, H), net.shape.design_height_720, net.shape.stride)
+
+
 def stylize(net: torch.nn.Module, code: torch.Tensor, rgb: np.ndarray) -> np.ndarray:
     """One frame (H, W, 3 float RGB) through the net at its design size, state reset; back at W x H."""
-    iw, ih = (W, H) if net.shape.detail else (960, 544)
-    x = rgb if (iw, ih) == (W, H) else cv2.resize(rgb, (iw, ih), interpolation=cv2.INTER_AREA)
+    size = design_size(net)
+    (w, h), (pw, ph) = (size.size.width, size.size.height), (size.padded.width, size.padded.height)
+    x = rgb if (w, h) == (W, H) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    x = cv2.copyMakeBorder(x, 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101)
     t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
     stride = net.shape.stride
-    state = torch.zeros(1, net.shape.state_channels, ih // stride, iw // stride)
+    state = torch.zeros(1, net.shape.state_channels, ph // stride, pw // stride)
     with torch.no_grad():
         y, _ = net(t, state, torch.zeros(1, 1), code)
-    out = y[0].permute(1, 2, 0).numpy()
-    return out if (iw, ih) == (W, H) else cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR)
+    out = y[0].permute(1, 2, 0).numpy()[:h, :w]
+    return out if (w, h) == (W, H) else cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def probe(weights: Path, styles: list[str], shifts: list[int], src: np.ndarray) -> dict:
     net, bank, names = load_weights(weights)
     net.eval()
-    result: dict = {"weights": str(weights), "design": "1280x720" if net.shape.detail else "960x544",
+    result: dict = {"weights": str(weights), "design": str(design_size(net).size),
                     "stride": net.shape.stride, "styles": {}}
     for style in styles:
         code = bank(torch.eye(len(names))[names.index(style)][None])
