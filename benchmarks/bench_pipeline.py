@@ -49,6 +49,7 @@ from vcam.config import RunConfig, Size  # noqa: E402
 from vcam.control.state import Controls, ControlState  # noqa: E402
 from vcam.engines.cpu import CpuEngine  # noqa: E402
 from vcam.engines.cpu_runtime import available_runtimes, bf16_supported  # noqa: E402
+from vcam.engines.network_choice import choose_network  # noqa: E402
 from vcam.ops.guided import GuidedUpsampler  # noqa: E402
 from vcam.ops.preprocess import Preprocessor  # noqa: E402
 from vcam.pipeline import Pipeline  # noqa: E402
@@ -272,7 +273,7 @@ def row(name: str, summary: dict, engine, size: Size, baseline: bool, mode: str)
             "stages_ms_p50": {k: v["p50"] for k, v in summary.get("stages_ms", {}).items()},
             "dropped_frames": summary.get("dropped_frames", 0), "governor": info.get("governor"),
             "cpu_per_wall": round(summary.get("cpu_per_wall", 0.0), 3),
-            "governor_state": info.get("governor_state")}
+            "governor_state": info.get("governor_state"), "network": info.get("network")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-burner", action="store_true")
     ap.add_argument("--no-live", action="store_true")
     ap.add_argument("--baseline-frames", type=int, default=4)
+    ap.add_argument("--networks", default="auto",
+                    help="the model's networks to measure, comma-separated: auto (what `vcam run` takes on this "
+                         "machine), plain, or a variant; rows other than auto are named 'vcam (NAME)'")
     args = ap.parse_args(argv)
     sizes = [Size.parse(s) for s in args.sizes.split(",")]
     env = machine()
@@ -306,11 +310,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             console.print("teacher baseline: skipped (../shared/data/teachers/microast not found)")
 
+    nets = {}
+    for n in args.networks.split(","):
+        chosen = choose_network(RunConfig(network=n, model_dir=man.directory), man, say=console.print)
+        nets["vcam" if n == "auto" else f"vcam ({n})"] = chosen
     plan = []
     for size in sizes:
-        plan.append(("vcam", size, "lockstep", False))
-        if not args.no_live:
-            plan.append(("vcam", size, "live", False))
+        for label in nets:
+            plan.append((label, size, "lockstep", False))
+            if not args.no_live:
+                plan.append((label, size, "live", False))
         if teacher:
             plan.append(("microast (teacher)", size, "lockstep", True))
         if baseline:
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                 burner = name.endswith("busy core")
                 ctx = cpu_burner() if burner else _null()
                 with ctx:
-                    engine = CpuEngine(man, cfg)
+                    engine = CpuEngine(nets.get(name, nets[next(iter(nets))]), cfg)
                     if mode == "live":
                         feed = LiveFeed(PatternSource(size, 30.0, paced=True))
                     else:
@@ -351,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             engine.close()
             bar.advance(task)
 
-    table("End to end: pattern -> engine -> null sink", ["name", "mode", "output", "internal", "engine", "fps",
-                                                         "lat p50 ms", "lat p95 ms", "pre", "infer", "post", "cpu"],
-          [[r["name"], r["mode"], r["output_size"], r["internal_size"], r["engine"], r["fps"], r["latency_ms_p50"],
+    table("End to end: pattern -> engine -> null sink", ["name", "network", "mode", "output", "internal", "engine",
+                                                         "fps", "lat p50 ms", "lat p95 ms", "pre", "infer", "post",
+                                                         "cpu"],
+          [[r["name"], r.get("network") or "-", r["mode"], r["output_size"], r["internal_size"], r["engine"], r["fps"],
+            r["latency_ms_p50"],
             r["latency_ms_p95"], r["stages_ms_p50"].get("pre", 0.0), r["stages_ms_p50"].get("infer", 0.0),
             r["stages_ms_p50"].get("post", 0.0), r["cpu_per_wall"]] for r in rows])
     for size in sizes:
@@ -363,11 +374,12 @@ def main(argv: list[str] | None = None) -> int:
             if v and b["fps"]:
                 console.print(f"{size}: vcam {v['fps']:.1f} fps vs {b['name']} {b['fps']:.2f} fps "
                               f"= {v['fps'] / b['fps']:.1f}x")
-        live = next((r for r in rows if r["name"] == "vcam" and r["mode"] == "live" and
-                     r["output_size"] == str(size)), None)
-        if live:
-            console.print(f"{size} live: {live['cpu_per_wall']:.2f} CPU seconds per second "
-                          f"({live['cpu_per_wall'] / 2 * 100:.0f}% of two cores)")
+        for label in nets:
+            live = next((r for r in rows if r["name"] == label and r["mode"] == "live" and
+                         r["output_size"] == str(size)), None)
+            if live:
+                console.print(f"{size} live, {label} ({live['network']}): {live['cpu_per_wall']:.2f} CPU seconds "
+                              f"per second ({live['cpu_per_wall'] / 2 * 100:.0f}% of two cores)")
     write_json(args.json, rows)
     if args.json:
         meta = Path(args.json).with_suffix(".meta.json")

@@ -183,11 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--internal-height", type=int, default=0,
                     help="vcam's network height (default 0: the model's design size); e.g. what the governor holds "
                     "live on a slower CPU, to see what it shows")
+    ap.add_argument("--network", default="plain",
+                    help="which of the model's networks: plain, or a variant it lists (detail: the AVX2 one)")
+    ap.add_argument("--previous-network", default="plain", help="the same for the previous model")
     ap.add_argument("--previous-internal-height", type=int, default=0, help="the same for the previous model")
     args = ap.parse_args(argv)
     say = lambda m: print(m, flush=True)  # noqa: E731
     try:
-        vcam = PipelineContender("vcam", args.model, SIZE, "auto", args.internal_height or None)
+        vcam = PipelineContender("vcam", args.model, SIZE, "auto", args.internal_height or None,
+                                 network=args.network)
         paintings = style_paths(args.data)
         if args.heldout:
             if not vcam.manifest.extra.get("style_encoder"):
@@ -208,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             contenders = [vcam, teacher]
             if (args.previous / "manifest.json").is_file():
                 contenders.append(PipelineContender("previous", args.previous, SIZE, "auto",
-                                                    args.previous_internal_height or None))
+                                                    args.previous_internal_height or None,
+                                                    network=args.previous_network))
             crops = render_crops(contenders, args.data, say)
             n = write_png(args.crops, crops)
             print(f"wrote {args.crops}: {crops.shape[1]}x{crops.shape[0]}, {n / 1e6:.2f} MB")

@@ -77,18 +77,19 @@ class PipelineContender:
     recurrent = True
 
     def __init__(self, label: str, model_dir: Path, size: Size, precision: str,
-                 internal_height: int | None = None) -> None:
+                 internal_height: int | None = None, network: str = "plain") -> None:
         from vcam.engines.cpu import CpuEngine
         from vcam.engines.governor import Ladder, default_internal
 
         self.label = label
-        self.manifest = load_manifest(model_dir)
+        self.manifest = load_manifest(model_dir).variant(network)   # plain, or a variant (e.g. detail)
         height = internal_height or default_internal(size, Ladder.of(self.manifest.extra)).size.height
         cfg = RunConfig(input="pattern", outputs=("null",), size=size, style=self.manifest.styles[0],
                         internal_height=height, adaptive=False, cpu_precision=precision)
         self.engine = CpuEngine(self.manifest, cfg)
         info = self.engine.info()
-        self.describe = (f"{model_dir} at {info['internal_size']} ({info['runtime']} {info['precision']}, "
+        net = "" if network == "plain" else f" (network {network})"
+        self.describe = (f"{model_dir}{net} at {info['internal_size']} ({info['runtime']} {info['precision']}, "
                          f"{info['threads']} thread(s))")
 
     def styles(self) -> tuple[str, ...]:

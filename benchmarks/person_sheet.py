@@ -71,14 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crops", type=Path)
     ap.add_argument("--style", default="starry_night")
     ap.add_argument("--model", type=Path)
+    ap.add_argument("--network", default="plain", help="which of the model's networks (plain, or a variant: detail)")
+    ap.add_argument("--internal-height", type=int, default=0,
+                    help="the network's height (default: its design size; e.g. 360, what an AVX2 CPU holds live)")
     args = ap.parse_args(argv)
     from vcam.engines.cpu import CpuEngine
 
     man, origin = find_model(args.model)
+    man = man.variant(args.network)
+    origin = f"{origin}, network {man.network}" + (f" at height {args.internal_height}" if args.internal_height else "")
     style = args.style if args.style in man.styles else man.styles[0]
     teacher = Teacher()
     cfg = RunConfig(input="pattern", outputs=("null",), size=SIZE, style=style, region="background", adaptive=False,
-                    realtime=False)
+                    realtime=False, internal_height=args.internal_height or None)
     eng = CpuEngine(man, cfg)
     backdrop = cv2.imread(str(SHARED_DATA / BACKDROP))
     looks = {"all": dict(), "background only": dict(person_strength=0.0), "person only": dict(background_strength=0.0)}

@@ -128,11 +128,13 @@ def measure(args: argparse.Namespace, console: Console) -> dict:
     with_previous = bool(args.previous) and not args.no_previous
     if with_previous and not (args.previous / "manifest.json").is_file():
         raise VcamError(f"No previous model at {args.previous}.", "Pass --previous DIR or --no-previous.")
-    vcam = PipelineContender("vcam", args.model, size, args.precision, args.internal_height or None)
+    vcam = PipelineContender("vcam", args.model, size, args.precision, args.internal_height or None,
+                             network=args.network)
     contenders = [vcam]
     if with_previous:
         contenders.append(PipelineContender("previous", args.previous, size, args.precision,
-                                            args.previous_internal_height or None))
+                                            args.previous_internal_height or None,
+                                            network=args.previous_network))
     paintings = style_paths(args.data, dict(args.style_image))
     styles = args.styles.split(",") if args.styles else list(vcam.styles())
     # Held-out paintings (styles given as a picture): through the model's style encoder, against the teacher.
@@ -345,6 +347,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--internal-height", type=int, default=0,
                     help="the vcam row's network height (default 0: the model's design size, 540 or 720 at 720p); "
                     "e.g. the rung the governor holds live on this CPU")
+    ap.add_argument("--network", default="plain",
+                    help="which of the model's networks: plain, or a variant it lists (detail: the AVX2 one)")
+    ap.add_argument("--previous-network", default="plain", help="the same for the previous model")
     ap.add_argument("--previous-internal-height", type=int, default=0,
                     help="the same for the previous row (default 0: its design size)")
     ap.add_argument("--precision", default="auto", help="vcam's CPU precision: auto (as `vcam run`), f32, bf16")

@@ -78,6 +78,9 @@ StyleOpt = Annotated[str, typer.Option("--style", "-s", help="A style, a blend '
 SizeOpt = Annotated[str, typer.Option("--size", help="Output size WIDTHxHEIGHT.")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="auto, cpu, tensorrt or passthrough.")]
 ModelOpt = Annotated[Path | None, typer.Option("--model-dir", help="A model folder (default: the installed one).")]
+NetworkOpt = Annotated[str, typer.Option(
+    "--network", help="Which of the model's networks: auto (the detail net on CPUs without bf16, else plain), "
+                      "plain, or a variant the model's manifest lists; a run says which it took.")]
 StyleImageOpt = Annotated[Path | None, typer.Option(
     "--style-image", help="Any picture as the style (a painting, a poster, a drawing); replaces --style.")]
 
@@ -125,6 +128,7 @@ def run(
     stats_json: Annotated[Path | None, typer.Option(help="Write the run's stats here at exit.")] = None,
     on_demand: Annotated[bool, typer.Option(help="Linux: release the webcam while no app reads the camera.")] = False,
     model_dir: ModelOpt = None,
+    network: NetworkOpt = "auto",
 ) -> None:
     """Stream a camera (or file, or pattern) through a style into a virtual camera and/or other outputs."""
     cfg = RunConfig(input=input, outputs=tuple(output or ["virtual"]), style=style, style_image=style_image,
@@ -133,8 +137,9 @@ def run(
                     adaptive=adaptive, threads=threads, cpu_precision=cpu_precision, virtual_device=device,
                     virtual_backend=backend, loop=loop, transition_s=transition,
                     control_port=control_port if control else None, preset=preset, stats_json=stats_json,
-                    on_demand=on_demand, model_dir=model_dir, region=region, person_strength=person_strength,
-                    background_strength=background_strength, background=background, frame=frame)
+                    on_demand=on_demand, model_dir=model_dir, network=network, region=region,
+                    person_strength=person_strength, background_strength=background_strength, background=background,
+                    frame=frame)
     from vcam.runner import run as run_pipeline
 
     try:
@@ -155,11 +160,13 @@ def demo(
     fps: Annotated[float, typer.Option(help="Frame rate of the written file.")] = 30.0,
     engine: EngineOpt = "auto",
     model_dir: ModelOpt = None,
+    network: NetworkOpt = "auto",
 ) -> None:
     """No hardware needed: stylize the built-in pattern (or a video file) into a file and print fps and latency."""
     cfg = RunConfig(input=input, outputs=(str(output),), style=style, style_image=style_image, size=_size(size),
                     fps=fps, frames=frames,
-                    realtime=False, engine=engine, model_dir=model_dir, transition_s=0.0, quiet=True)
+                    realtime=False, engine=engine, model_dir=model_dir, network=network, transition_s=0.0,
+                    quiet=True)
     from vcam.runner import run as run_pipeline
 
     try:
@@ -239,18 +246,31 @@ def train(
 @app.command()
 def export(
     model_dir: Annotated[Path, typer.Argument(help="Folder with vcam.safetensors and manifest.json.")],
+    into: Annotated[Path | None, typer.Option(
+        help="Add the exported network to this model folder as a variant (with --as) instead of in place.")] = None,
+    as_name: Annotated[str | None, typer.Option("--as", help="The variant's name, e.g. detail.")] = None,
+    use_when: Annotated[str | None, typer.Option(
+        help="When --network auto takes the variant, e.g. cpu_precision=f32 (KEY=VALUE, comma-separated).")] = None,
 ) -> None:
-    """Export a trained model folder to ONNX (opset 17, dynamic size) and record its hash in the manifest."""
+    """Export a trained model folder to ONNX (opset 17, dynamic size) and record its hash in the manifest; with
+    --into and --as, add it to another model folder as a network variant."""
     try:
-        from vcam.model.export import export_model
+        from vcam.model.export import add_variant, export_model
     except ImportError as exc:
         raise _fail(VcamError(f"Export needs the train extra ({exc.name} missing).",
                               "pip install -e '.[train]'")) from None
+    if (into is None) != (as_name is None):
+        raise _fail(VcamError("--into and --as go together.", "e.g. vcam export runs/ft15 --into models --as detail"))
+    pairs = [kv.split("=", 1) for kv in use_when.split(",")] if use_when else []
+    if any(len(p) != 2 or not p[0] for p in pairs):
+        raise _fail(VcamError(f"Bad --use-when {use_when!r}.", "Write KEY=VALUE pairs, e.g. cpu_precision=f32."))
     try:
         path = export_model(model_dir)
+        console.print(f"wrote {path}")
+        if into is not None:
+            console.print(f"added network {as_name!r} to {add_variant(model_dir, into, as_name, dict(pairs))}")
     except VcamError as exc:
         raise _fail(exc) from None
-    console.print(f"wrote {path}")
 
 
 def _mount_ctl() -> None:

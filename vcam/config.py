@@ -50,6 +50,7 @@ class RunConfig:
     loop: bool = True                         # loop a video file input
     engine: str = "auto"                      # auto | cpu | tensorrt | passthrough
     model_dir: Path | None = None
+    network: str = "auto"                     # which of the model's networks: auto (by CPU), plain, or a variant
     strength: float = 1.0
     internal_height: int | None = None        # network input height; None lets the governor choose
     adaptive: bool = True                     # governor on (internal size, skip static frames)

@@ -16,6 +16,7 @@ from vcam.capture.ondemand import OnDemandFeed
 from vcam.config import RunConfig
 from vcam.control.state import Controls, resolve_region
 from vcam.engines import create_engine
+from vcam.engines.network_choice import choose_network
 from vcam.errors import ModelError, VcamError
 from vcam.gc_pauses import freeze_long_lived
 from vcam.pipeline import Pipeline
@@ -47,7 +48,7 @@ def style_registry(manifest: Manifest | None, say: Say) -> tuple[StyleCodes | No
         return codes, None
     from vcam.styles.user import UserStyles
 
-    stored, notes = UserStyles().usable(manifest.onnx_sha256, codes.dim)
+    stored, notes = UserStyles().usable(manifest.code_space, codes.dim)
     for st in stored:
         if st.name not in codes.builtin:
             codes.add(st.name, st.code)
@@ -94,6 +95,8 @@ def prepare_run(cfg: RunConfig, say: Say) -> tuple[RunConfig, Manifest | None, C
     if cfg.fps <= 0 or cfg.fps > 240:
         raise VcamError(f"--fps {cfg.fps} is out of range (1-240).")
     manifest = installed_styles(cfg)
+    if manifest is not None:
+        manifest = choose_network(cfg, manifest, say)   # before the codes: a variant carries its own
     codes, pictures = style_registry(manifest, say)
     blend = parse_style_spec(cfg.style)
     if cfg.style_image is not None:

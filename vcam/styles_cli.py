@@ -44,7 +44,7 @@ def list_styles(ctx: typer.Context, model_dir: ModelOpt = None) -> None:
     for name in manifest.styles:
         console.print(f"{name}\t{sources.get(name, '')}".rstrip())
     store = UserStyles()
-    stored, notes = store.usable(manifest.onnx_sha256, manifest.style_dim)
+    stored, notes = store.usable(manifest.code_space, manifest.style_dim)
     for st in stored:
         if st.name not in manifest.styles:
             console.print(f"{st.name}\tyours, from {st.source}")
@@ -67,7 +67,7 @@ def add(name: Annotated[str, typer.Argument(help="The name to use with --style (
         check_name(name, manifest.styles)
         rgb = load_image(picture)
         code = StyleEncoder(manifest)(rgb)
-        path = UserStyles().add(name, code, manifest.onnx_sha256, picture.name, thumbnail_png(rgb),
+        path = UserStyles().add(name, code, manifest.code_space, picture.name, thumbnail_png(rgb),
                                 builtin=manifest.styles)
     except VcamError as exc:
         _fail(exc)

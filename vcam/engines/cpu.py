@@ -363,6 +363,7 @@ class CpuEngine:
                 "internal_size": str(internal.size), "network_size": str(internal.padded),
                 "governor": self.governor.summary(), "governor_state": self.governor.state(),
                 "probe_ms": self.probe_ms, "styles": list(self.codes.styles), "model": self.path.name,
+                "network": self.manifest.network,
                 "person": self.person.info()}
 
     def close(self) -> None:

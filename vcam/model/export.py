@@ -166,6 +166,38 @@ def export_model(model_dir: Path, out_dir: Path | None = None, opset: int = 17) 
     return export_onnx(man.weights_path, Path(out_dir) if out_dir else man.directory, opset=opset)
 
 
+# What a variant carries of its own run's manifest; everything else (person segmenter, style encoder, sources) is the
+# folder's. The styles must be the folder's, in the same order (vcam.styles.Manifest.variant checks).
+VARIANT_FIELDS = ("styles", "state_channels", "size_multiple", "code_dim", "net_shape", "internal_height_720",
+                  "ladder_720", "upsample", "temporal", "training", "onnx_opset")
+
+
+def add_variant(run_dir: Path, model_dir: Path, name: str, use_when: dict | None = None) -> Path:
+    """Copy an exported run's network into ``model_dir`` as variant ``name`` (files ``vcam_NAME.onnx``,
+    ``vcam_NAME.safetensors``, ``styles_NAME.safetensors``) and list it in that folder's manifest."""
+    from vcam.styles import BASE_NETWORK, load_manifest
+
+    if not name.isidentifier() or name in ("auto", BASE_NETWORK):
+        raise ModelError(f"{name!r} cannot name a variant.", "Use letters, digits and _, e.g. detail.")
+    run, base = load_manifest(Path(run_dir)), load_manifest(Path(model_dir))
+    if run.styles != base.styles:
+        raise ModelError(f"{run_dir} has styles {run.styles}; {model_dir} has {base.styles}.",
+                         "A variant paints the folder's styles: train it from that folder's network.")
+    files = {"onnx": f"vcam_{name}.onnx", "weights": f"vcam_{name}.safetensors",
+             "style_codes": f"styles_{name}.safetensors"}
+    shutil.copyfile(run.onnx_path, base.directory / files["onnx"])
+    shutil.copyfile(run.weights_path, base.directory / files["weights"])
+    shutil.copyfile(run.directory / run.style_codes, base.directory / files["style_codes"])
+    entry = {k: run.extra[k] for k in VARIANT_FIELDS if k in run.extra}
+    entry.update(files, onnx_sha256=sha256_file(base.directory / files["onnx"]), use_when=dict(use_when or {}))
+    data = json.loads((base.directory / MANIFEST).read_text(encoding="utf-8"))
+    data.setdefault("variants", {})[name] = entry
+    data.pop("format", None)
+    write_manifest(base.directory, data)
+    load_manifest(base.directory).variant(name)   # the folder reads back with the new network, or this raises
+    return base.directory / MANIFEST
+
+
 def snapshot_weights(weights: Path, dest_dir: Path | None = None) -> Path:
     """Copy weights (and the manifest beside them) somewhere stable: training rewrites its files every few minutes."""
     weights = Path(weights)

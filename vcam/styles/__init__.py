@@ -6,6 +6,7 @@ of codes. The engines only ever see a code vector, wherever it came from.
 
 from vcam.styles.codes import StyleCodes
 from vcam.styles.manifest import (
+    BASE_NETWORK,
     FORMAT,
     MANIFEST,
     READABLE_VERSIONS,
@@ -20,6 +21,6 @@ from vcam.styles.manifest import (
 )
 from vcam.styles.spec import parse_style_spec, resolve_blend
 
-__all__ = ["FORMAT", "MANIFEST", "READABLE_VERSIONS", "STYLE_CODES", "VERSION", "Manifest", "StyleCodes",
-           "default_model_dir", "load_manifest", "parse_style_spec", "resolve_blend", "sha256_file", "verify_onnx",
-           "write_manifest"]
+__all__ = ["BASE_NETWORK", "FORMAT", "MANIFEST", "READABLE_VERSIONS", "STYLE_CODES", "VERSION", "Manifest",
+           "StyleCodes", "default_model_dir", "load_manifest", "parse_style_spec", "resolve_blend", "sha256_file",
+           "verify_onnx", "write_manifest"]

@@ -4,6 +4,12 @@ A model directory holds ``manifest.json`` (format, version, style names in order
 the ONNX graph the runtimes execute, ``styles.safetensors`` with each built-in style's code (version 2), and the
 safetensors weights training resumes from. Nothing here imports torch or unpickles anything.
 
+A manifest may also list **network variants** (``variants``): other networks for the same styles, in the same folder,
+each with the fields that differ (its ONNX, weights, codes, shape, ladder) and when the engine should prefer it
+(``use_when``, e.g. ``{"cpu_precision": "f32"}``: a CPU without bf16 holds a detail-head net at a higher size than the
+plain one). ``Manifest.variant(name)`` is that network as a manifest of its own; the person segmenter and the style
+encoder stay shared. vcam.engines.network_choice picks one for a run.
+
 The network's ``style`` input is a code vector (version 2): a blend of styles is the same blend of their codes
 (vcam.styles.codes). A version-1 model took the blend weights themselves; it reads as codes that are the identity
 matrix, so both kinds run through the same engines.
@@ -26,6 +32,7 @@ STYLE_CODES = "styles.safetensors"
 FORMAT = "vcam-model"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
+BASE_NETWORK = "plain"   # the name of the network the manifest's own fields describe
 
 
 def default_model_dir() -> Path:
@@ -60,6 +67,7 @@ class Manifest:
     extra: dict = field(default_factory=dict, compare=False)
     version: int = VERSION
     style_codes: str = ""                 # version 2: the codes file beside the ONNX
+    network: str = BASE_NETWORK           # which of the folder's networks this is (see ``variant``)
 
     @property
     def onnx_path(self) -> Path:
@@ -95,6 +103,44 @@ class Manifest:
     def weights_path(self) -> Path:
         return self.directory / self.weights
 
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """The networks this folder holds: the plain one, then its variants."""
+        return (BASE_NETWORK, *sorted(self._variants()))
+
+    @property
+    def code_space(self) -> str:
+        """What a stored style's code is tied to: the plain network's ONNX hash. A variant fine-tuned from it shares
+        its codes' meaning (the style encoder's codes serve both), so a style stored for one runs on the other."""
+        return str(self.extra.get("code_space") or self.onnx_sha256)
+
+    def use_when(self) -> dict:
+        """The conditions under which vcam.engines.network_choice prefers this network (empty: only when asked)."""
+        return dict(self.extra.get("use_when") or {})
+
+    def _variants(self) -> dict:
+        v = self.extra.get("variants") or {}
+        return v if isinstance(v, dict) else {}
+
+    def variant(self, name: str) -> Manifest:
+        """The folder's network ``name`` as a manifest: the variant's fields over the plain one's, same folder."""
+        if name == self.network:
+            return self
+        if name == BASE_NETWORK and self.network != BASE_NETWORK:
+            raise ModelError(f"Ask the folder's own manifest for {BASE_NETWORK!r}, not variant {self.network!r}.")
+        entry = self._variants().get(name)
+        if not isinstance(entry, dict):
+            raise ModelError(f"The model in {self.directory} has no network {name!r}.",
+                             "Choose one of: auto, " + ", ".join(self.networks))
+        base = {k: v for k, v in self.extra.items() if k not in ("variants", "use_when")}
+        data = {**base, **entry, "code_space": self.code_space}
+        m = _from_data(self.directory, data, self.directory / MANIFEST, network=name)
+        if m.styles != self.styles or m.style_dim != self.style_dim:
+            raise ModelError(f"Network {name!r} in {self.directory / MANIFEST} lists other styles or another code "
+                             f"width than the plain network ({m.styles} / {m.style_dim}).",
+                             "Re-add the variant with `vcam export RUN --into MODELS --as NAME`.")
+        return m
+
 
 def load_manifest(directory: Path | None = None) -> Manifest:
     directory = Path(directory) if directory else default_model_dir()
@@ -114,16 +160,24 @@ def load_manifest(directory: Path | None = None) -> Manifest:
         raise ModelError(f"{path} has manifest version {version!r}; this vcam reads versions "
                          f"{', '.join(map(str, READABLE_VERSIONS))}.",
                          "Upgrade vcam, or re-export the model with this version (`vcam export`).")
+    return _from_data(directory, data, path)
+
+
+def _from_data(directory: Path, data: dict, path: Path, network: str = BASE_NETWORK) -> Manifest:
     try:
         styles = tuple(str(s) for s in data["styles"])
         m = Manifest(directory=directory, styles=styles, onnx=str(data["onnx"]),
                      onnx_sha256=str(data.get("onnx_sha256", "")), weights=str(data.get("weights", "")),
                      state_channels=int(data["state_channels"]), size_multiple=int(data["size_multiple"]),
-                     extra=data, version=int(version), style_codes=str(data.get("style_codes", STYLE_CODES)))
+                     extra=data, version=int(data["version"]), style_codes=str(data.get("style_codes", STYLE_CODES)),
+                     network=network)
         if m.version >= 2 and m.style_dim <= 0:
             raise ValueError("code_dim must be a positive integer")
+        if not isinstance(data.get("variants", {}), dict):
+            raise ValueError("variants must map names to networks")
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"The model manifest {path} is missing or has a bad field: {exc}.") from exc
+        where = "" if network == BASE_NETWORK else f" (network {network!r})"
+        raise ModelError(f"The model manifest {path} is missing or has a bad field{where}: {exc}.") from exc
     if not styles or len(set(styles)) != len(styles):
         raise ModelError(f"The model manifest {path} lists no styles or a style twice.")
     return m
