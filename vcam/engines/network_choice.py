@@ -2,7 +2,7 @@
 
 The plain network is designed for CPUs that run bf16 natively (AMX, AVX-512 bf16) and for TensorRT: there it holds
 960x540 for a 720p output. On an AVX2-only CPU (f32) the governor holds it at 384x216, where it paints little more
-than a colour grade; a detail-head variant holds 640x360-768x432 there for the same time and scores much nearer the
+than a colour grade; a detail-head variant holds 512x288-768x432 there for the same time and scores much nearer the
 paintings (README, Results). So "auto" takes the variant whose ``use_when`` matches the engine this run will use.
 """
 
