@@ -41,15 +41,20 @@ def write_tiny_model(directory: Path, styles: tuple[str, ...], seed: int = 0, ex
                                "code_dim": net.code_dim, "net_shape": net.shape.as_dict(),
                                "training": {"iterations": 1}, **manifest})
     if export:
-        from vcam.model.export import export_onnx
-
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            export_onnx(directory / "vcam.safetensors", directory)
-        finally:
-            torch.set_num_threads(n)
+        export_one_thread(directory)
     return directory
+
+
+def export_one_thread(directory: Path) -> Path:
+    """`vcam export` of the folder's weights in place, on one torch thread (quick and deterministic for tests)."""
+    from vcam.model.export import export_onnx
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return export_onnx(Path(directory) / "vcam.safetensors", directory)
+    finally:
+        torch.set_num_threads(n)
 
 
 def manifest_of(directory: Path) -> dict:

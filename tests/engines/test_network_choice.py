@@ -13,14 +13,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from tiny_model import TINY, tiny_net, write_tiny_model  # noqa: E402
+from tiny_model import TINY, export_one_thread, tiny_net, write_tiny_model  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from vcam.cli import app  # noqa: E402
 from vcam.config import RunConfig, Size  # noqa: E402
 from vcam.engines.network_choice import choose_network, run_conditions  # noqa: E402
 from vcam.errors import ModelError, VcamError  # noqa: E402
-from vcam.model.export import add_variant, export_onnx  # noqa: E402
+from vcam.model.export import add_variant  # noqa: E402
 from vcam.model.network import NetShape  # noqa: E402
 from vcam.model.weights import save_weights  # noqa: E402
 from vcam.runner import run as run_pipeline  # noqa: E402
@@ -39,12 +39,7 @@ def _detail_run(directory: Path, styles: tuple[str, ...] = STYLES) -> Path:
     with torch.no_grad():
         net.head.out.weight[:, :4].normal_(0.0, 0.1)    # a head that paints something of its own
     save_weights(directory / "vcam.safetensors", net, bank, styles)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        export_onnx(directory / "vcam.safetensors", directory)
-    finally:
-        torch.set_num_threads(n)
+    export_one_thread(directory)
     return directory
 
 
