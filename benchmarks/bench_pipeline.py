@@ -5,12 +5,14 @@ one core kept busy by another process (governor on, 720p).
 
     .venv/bin/python benchmarks/bench_pipeline.py --json out/pipeline.json [--sizes 640x360,1280x720,1920x1080]
         [--seconds 8] [--warmup 4] [--model DIR] [--no-baseline] [--no-teacher] [--no-burner] [--no-live]
+        [--networks auto,plain] [--cpu-share 0.5]
 
 Modes: "lockstep" feeds pre-rendered pattern frames as fast as the pipeline takes them (throughput; the pattern's
 drawing cost is left out, as a camera's decoding runs on its own thread), "live" runs the paced 30 fps pattern on
 the capture thread behind the newest-frame mailbox (what a call sees: fps is capped by the source, latency
-includes waiting for the pipeline; the engine takes the runner, 1 or 2 threads, with the least CPU that meets the
-frame budget, as `vcam run` does). fps is the median over frame intervals; latency is grab to the end of send.
+includes waiting for the pipeline; the engine keeps the process under `--cpu-share` of the cores, 0.5 as
+`vcam run` does, and takes the runner, 1 or 2 threads, with the least CPU that meets the frame budget where speed
+cannot buy a better picture). fps is the median over frame intervals; latency is grab to the end of send.
 cpu is the process's CPU seconds per wall second over the measured window (2.0 = both cores busy), what a call
 app has left. Each baseline runs its network at the full output size (as designed) on the fastest of ONNX Runtime
 fp32, OpenVINO fp32, int8 and (where the CPU has it) bf16, measured at each output size, with the same pre/post
@@ -273,7 +275,8 @@ def row(name: str, summary: dict, engine, size: Size, baseline: bool, mode: str)
             "stages_ms_p50": {k: v["p50"] for k, v in summary.get("stages_ms", {}).items()},
             "dropped_frames": summary.get("dropped_frames", 0), "governor": info.get("governor"),
             "cpu_per_wall": round(summary.get("cpu_per_wall", 0.0), 3),
-            "governor_state": info.get("governor_state"), "network": info.get("network")}
+            "governor_state": info.get("governor_state"), "network": info.get("network"),
+            "cpu_budget_per_wall": (info.get("governor_state") or {}).get("cpu_budget")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--networks", default="auto",
                     help="the model's networks to measure, comma-separated: auto (what `vcam run` takes on this "
                          "machine), plain, or a variant; rows other than auto are named 'vcam (NAME)'")
+    ap.add_argument("--cpu-share", type=float, default=RunConfig.cpu_share,
+                    help="live rows: the share of the cores the engine may use (1: no limit), as vcam run --cpu-share")
     args = ap.parse_args(argv)
     sizes = [Size.parse(s) for s in args.sizes.split(",")]
     env = machine()
@@ -334,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             # lockstep measures capacity (every frame, the fastest runner); live what a call costs (the engine
             # takes the runner with the least CPU that meets the frame budget).
             cfg = RunConfig(input="pattern", outputs=("null",), size=size, style=man.styles[0],
-                            realtime=mode == "live")
+                            realtime=mode == "live", cpu_share=args.cpu_share)
             if is_base:
                 if name.startswith("microast"):
                     label, net = fastest_baseline(teacher[0], size, teacher[1])
@@ -378,8 +383,11 @@ def main(argv: list[str] | None = None) -> int:
             live = next((r for r in rows if r["name"] == label and r["mode"] == "live" and
                          r["output_size"] == str(size)), None)
             if live:
+                cores = env["cores"] or 2
+                cap = live["cpu_budget_per_wall"]
                 console.print(f"{size} live, {label} ({live['network']}): {live['cpu_per_wall']:.2f} CPU seconds "
-                              f"per second ({live['cpu_per_wall'] / 2 * 100:.0f}% of two cores)")
+                              f"per second ({live['cpu_per_wall'] / cores * 100:.0f}% of {cores} cores; budget "
+                              + (f"{cap / cores * 100:.0f}%)" if cap else "none)"))
     write_json(args.json, rows)
     if args.json:
         meta = Path(args.json).with_suffix(".meta.json")

@@ -137,10 +137,12 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
 
     configs: list[set[str]] = [set()]   # per minute: the engine configurations seen (network size, threads)
     steal: list[float | None] = []      # per minute: the hypervisor's steal time, % of all CPU time
+    proc_cpu: list[float] = []          # per minute: vcam's process CPU seconds per wall second (the --cpu-share)
 
     def sample_rss() -> None:
         minute, frames_before = 0, 0
         cpu_before = cpu_times()
+        proc_before = (time.process_time(), time.perf_counter())
         while not stop.wait(1.0):
             t, rss = time.perf_counter() - t_start, rss_bytes()
             rss_samples.append((t, rss))
@@ -151,9 +153,13 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
                 cpu_now = cpu_times()
                 steal.append(steal_pct(cpu_before, cpu_now))
                 cpu_before = cpu_now
+                proc_now = (time.process_time(), time.perf_counter())
+                proc_cpu.append((proc_now[0] - proc_before[0]) / (proc_now[1] - proc_before[1]))
+                proc_before = proc_now
                 stolen = "" if steal[-1] is None else f", CPU steal {steal[-1]:.0f}%"
                 say(f"minute {minute}/{int(np.ceil(minutes))}: {frames - frames_before} frames, "
-                    f"RSS {rss / 2**20:.0f} MB, engine {', '.join(sorted(configs[-1]))}{stolen}")
+                    f"RSS {rss / 2**20:.0f} MB, vcam CPU {proc_cpu[-1]:.2f} s/s, "
+                    f"engine {', '.join(sorted(configs[-1]))}{stolen}")
                 frames_before = frames
                 configs.append(set())
             if t >= duration:
@@ -188,6 +194,12 @@ def soak(minutes: float, size: Size, fps: float, style: str | None, engine: str,
         p["engine"] = sorted(seen)
     for p, st in zip(res["per_minute"], steal, strict=False):
         p["cpu_steal_pct"] = st
+    for p, c in zip(res["per_minute"], proc_cpu, strict=False):
+        p["process_cpu_per_wall"] = round(c, 3)
+    if proc_cpu:
+        res["process_cpu_per_wall"] = {"mean": round(float(np.mean(proc_cpu)), 3),
+                                       "max_minute": round(float(np.max(proc_cpu)), 3),
+                                       "budget": (eng.info().get("governor_state") or {}).get("cpu_budget")}
     res["stalls_by_steal"] = stalls_by_steal(res["per_minute"])
     return res
 
@@ -296,11 +308,11 @@ def print_table(res: dict) -> None:
     print(f"soak: {res['minutes']} min, {res['size']} @ {res['fps']} fps, style {res['style']}, "
           f"engine {res['engine']}, {res['frames']} frames, {res['dropped_frames']} dropped at the source")
     print(f"{'minute':>6} {'frames':>7} {'interval p50':>13} {'p99':>8} {'work p50':>9} {'p99':>8} {'stalls':>7}"
-          f" {'RSS max':>8} {'steal':>6}  engine (network size/threads)")
+          f" {'RSS max':>8} {'steal':>6} {'CPU s/s':>7}  engine (network size/threads)")
     for p in res["per_minute"]:
         print(f"{p['minute']:>6} {p['frames']:>7} {p['interval_p50_ms']:>10.1f} ms {p['interval_p99_ms']:>8.1f} "
               f"{p['work_p50_ms']:>6.1f} ms {p['work_p99_ms']:>8.1f} {p['stalls']:>7} {p['rss_mb']:>5.0f} MB "
-              f"{_steal(p):>6}  "
+              f"{_steal(p):>6} {p.get('process_cpu_per_wall', float('nan')):>7.2f}  "
               f"{' '.join(p.get('engine', []))}")
     r = res["rss_mb"]
     print(f"RSS: start {r['start']} MB, after warm-up {r['after_warmup']} MB, end {r['end']} MB, max {r['max']} MB "
@@ -310,6 +322,10 @@ def print_table(res: dict) -> None:
               **max(res["stalls"], key=lambda s: s["gap_ms"])) if res["stalls"] else "")
           + f"; per-minute work median: spread {res['work_median_drift_pct']}%, "
             f"trend {res['work_median_trend_pct']:+.1f}% over the run")
+    pc = res.get("process_cpu_per_wall")
+    if pc:
+        budget = f"{pc['budget']:.2f}" if pc["budget"] else "none"
+        print(f"vcam's CPU: {pc['mean']:.2f} s/s on average, busiest minute {pc['max_minute']:.2f} (budget {budget})")
     gc_info = res.get("gc")
     if gc_info:
         c, lg = gc_info["collections"], gc_info["longest_ms"]

@@ -114,6 +114,9 @@ def run(
     internal_height: Annotated[int | None, typer.Option(help="Network input height (default: adaptive).")] = None,
     adaptive: Annotated[bool, typer.Option(help="Let the governor hold the frame rate.")] = True,
     threads: Annotated[int, typer.Option(help="Inference threads (0 = pick at run time).")] = 0,
+    cpu_share: Annotated[float, typer.Option(
+        min=0.05, max=1.0, help="The share of the CPU cores vcam may use, leaving the rest to the call app: the "
+                                "CPU engine paints at the best internal size that fits (1 = no limit).")] = 0.5,
     cpu_precision: Annotated[str, typer.Option(
         help="CPU inference precision: auto (bf16 where the CPU has avx512_bf16 or AMX, else f32), f32 or bf16.")
     ] = "auto",
@@ -134,7 +137,8 @@ def run(
     cfg = RunConfig(input=input, outputs=tuple(output or ["virtual"]), style=style, style_image=style_image,
                     size=_size(size), fps=fps,
                     frames=frames, engine=engine, strength=strength, internal_height=internal_height,
-                    adaptive=adaptive, threads=threads, cpu_precision=cpu_precision, virtual_device=device,
+                    adaptive=adaptive, threads=threads, cpu_share=cpu_share, cpu_precision=cpu_precision,
+                    virtual_device=device,
                     virtual_backend=backend, loop=loop, transition_s=transition,
                     control_port=control_port if control else None, preset=preset, stats_json=stats_json,
                     on_demand=on_demand, model_dir=model_dir, network=network, region=region,

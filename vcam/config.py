@@ -55,6 +55,7 @@ class RunConfig:
     internal_height: int | None = None        # network input height; None lets the governor choose
     adaptive: bool = True                     # governor on (internal size, skip static frames)
     threads: int = 0                          # inference threads; 0 picks at run time
+    cpu_share: float | None = 0.5             # live runs: the share of the cores vcam may use (None or 1: no limit)
     cpu_precision: str = "auto"               # OpenVINO: auto (bf16 where the CPU runs it natively) | f32 | bf16
     transition_s: float = 0.3                 # style changes ease in over this long
     virtual_device: str | None = None         # e.g. /dev/video10

@@ -132,10 +132,12 @@ def test_fixed_internal_height(model_dir, frames) -> None:
     assert eng.info()["internal_size"] == "114x64" and eng.info()["network_size"] == "120x64"
 
 
-def test_the_picker_gets_a_deadline_only_for_live_runs_at_the_best_picture(model_dir, frames) -> None:
-    """Live runs at the top rung let the picker save CPU within the frame budget; runs over every frame (files,
-    demo) and runs below the top rung keep the fastest runner."""
+def test_the_picker_gets_a_deadline_only_for_live_runs_at_the_best_picture_or_held_by_cpu(model_dir, frames) -> None:
+    """Live runs at the top rung, or held below it by the CPU budget, let the picker save CPU within the frame
+    budget; runs over every frame (files, demo) and live runs below the top rung with CPU to spare keep the fastest
+    runner. Live runs get a CPU budget (half the cores by default), the others none."""
     live = _engine(model_dir, threads=0, adaptive=True)
+    assert live.governor.cpu_budget is not None and live.governor.cpu_budget > 0
     live.governor._move_to(len(live.governor.ladder) - 1)
     live.step(frames[0], _cs())
     budget = live.governor.budget_ms
@@ -143,8 +145,13 @@ def test_the_picker_gets_a_deadline_only_for_live_runs_at_the_best_picture(model
     live.governor._move_to(0)
     live.step(frames[1], _cs())
     assert live.picker.deadline_ms is None
+    live.governor._hold_cpu_bound()
+    live.step(frames[2], _cs())
+    assert live.picker.deadline_ms is not None
+    assert live.info()["governor_state"]["cpu_bound"] is True
     live.close()
     offline = _engine(model_dir, threads=0, adaptive=True, realtime=False)
+    assert offline.governor.cpu_budget is None
     offline.governor._move_to(len(offline.governor.ladder) - 1)
     offline.step(frames[0], _cs())
     assert offline.picker.deadline_ms is None

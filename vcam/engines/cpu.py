@@ -21,6 +21,7 @@ import numpy as np
 
 from vcam.config import RunConfig, Size
 from vcam.control.state import ControlState, region_strengths
+from vcam.engines.cpu_meter import usable_cores
 from vcam.engines.cpu_runtime import (
     RUNTIMES,
     Runner,
@@ -51,6 +52,14 @@ DEADLINE_FRACTION = 0.95
 CLIMB_RUNGS = 1
 
 
+def cpu_budget(cfg: RunConfig) -> float | None:
+    """The process CPU seconds per wall second a run may use: ``cpu_share`` of the usable cores, on live runs only
+    (a run over every frame, a demo or a file, wants throughput); None: no limit."""
+    if not cfg.realtime or cfg.cpu_share is None or cfg.cpu_share >= 1.0:
+        return None
+    return cfg.cpu_share * usable_cores()
+
+
 def _thumb_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
 
@@ -69,9 +78,10 @@ class CpuEngine:
         self.stride = manifest.size_multiple     # the recurrent state's resolution is 1 / size_multiple
         self.upsample = str(manifest.extra.get("upsample", "guided"))
         self.governor = Governor(cfg.size, cfg.fps, adaptive=cfg.adaptive, fixed_height=cfg.internal_height,
-                                 ladder=self.ladder)
+                                 ladder=self.ladder, cpu_budget=cpu_budget(cfg))
         self.codes = codes or StyleCodes.of(manifest)   # shared with the controls: styles may join while running
         self._keep = np.zeros((1, 1), np.float32)
+        self._net_cpu_ms = 0.0
         self._reset_token: int | None = None
         self._size: Size | None = None
         self._internal: InternalSize | None = None
@@ -132,7 +142,7 @@ class CpuEngine:
             picker = RunnerPicker(keep)
             kept = [t for r, t in zip(runners, times, strict=True) if r.runtime == best_rt]
             picker.choose(kept)
-            self.governor.fit_start(min(kept))
+            self.governor.fit_start(min(kept), min(r.threads * t for r, t in zip(keep, kept, strict=True)))
             return picker
         self.probe_ms = {}
         return RunnerPicker(runners)
@@ -302,9 +312,11 @@ class CpuEngine:
             self.timings["backdrop"] = repaint_ms
         # A backdrop repaint is a one-off (a new picture or style), not the frame's steady cost: the governor
         # would otherwise step the picture down for it.
-        self.governor.record(action, (t3 - t0) * 1000 - repaint_ms, (t2 - t1) * 1000)
-        # The picker may save CPU within what the budget leaves, only at the best picture (elsewhere the fastest
-        # runner lets the governor climb) and only live: runs over every frame (demo, files) want throughput.
+        self.governor.record(action, (t3 - t0) * 1000 - repaint_ms, (t2 - t1) * 1000,
+                             self._net_cpu_ms if action == "infer" else None)
+        # The picker may save CPU within what the frame budget leaves, only where speed cannot buy a better picture
+        # (the best rung, or the CPU budget holds the climb back; elsewhere the fastest runner lets the governor
+        # climb) and only live: runs over every frame (demo, files) want throughput.
         if action == "infer" and self.cfg.realtime:
             self.picker.set_deadline(self.governor.net_deadline_ms(DEADLINE_FRACTION))
         return self._out
@@ -315,8 +327,9 @@ class CpuEngine:
         idx = picker.next(lambda r: r.ready(hw))
         runner = picker.runners[idx]
         s_in, s_out = self._states[self._cur], self._states[1 - self._cur]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         runner.run(blob, s_in, self._keep, style, self._stylized, s_out)
+        self._net_cpu_ms = (time.process_time() - c0) * 1000   # every thread's: the runtime's workers included
         picker.report(idx, (time.perf_counter() - t0) * 1000)
         if self._up.threads != picker.runner.threads:
             self._up.set_threads(picker.runner.threads)

@@ -11,6 +11,12 @@ Per frame the engine asks ``decide()`` what to do and reports the measured step 
 Rung changes use hysteresis: step down after a few frames over budget, step up only after a long stretch with room
 to spare at the next rung (predicted from the measured inference time and the pixel ratio), and a rung that was
 too slow is not retried for a while (longer each time it fails again).
+
+On a live run the governor also holds a CPU budget (``cpu_budget``: process CPU seconds per wall second, from
+``RunConfig.cpu_share`` of the cores), so the call app beside vcam keeps the rest: it climbs only when the next
+rung's predicted CPU fits, steps down (never into alternate frames) when the measured CPU stays over, and while
+the CPU is what holds the picture back it says so (``cpu_bound``), and the engine then lets its thread picker
+choose the runner that costs the least CPU instead of the fastest.
 """
 
 from __future__ import annotations
@@ -21,10 +27,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from vcam.config import Size
+from vcam.engines.cpu_meter import CpuMeter
 from vcam.ops.params import DEFAULT_RUNG, LADDER_720, SCENE, SIZE_MULTIPLE
 
 # The share of the frame budget the network may take at the start rung fit_start picks (the rest: pre/post work).
 START_SHARE = 0.75
+# The share of the CPU budget's per-frame time the network may take at the start rung: capture, pre/post-processing
+# and the sinks take the rest (about half of a live 720p frame's process CPU on an AVX2 Zen 3 at 512x288).
+START_CPU_SHARE = 0.55
+# A climb must leave this much of the CPU budget unused, by prediction: the step down happens at the whole budget.
+CPU_CLIMB_SHARE = 0.9
+CPU_BOUND_HOLD_S = 30.0
 MIN_INTERNAL = 32         # the network's dilated blocks need at least a few rows/cols at the trunk
 QUALITY_RUNG = {"low": 0, "medium": None, "high": -1}   # None: the model's starting rung
 
@@ -101,7 +114,8 @@ class Governor:
 
     def __init__(self, output: Size, target_fps: float = 30.0, adaptive: bool = True,
                  fixed_height: int | None = None, budget_fraction: float = 0.8,
-                 down_after: int = 6, up_after: int = 45, cooldown: int = 15, ladder: Ladder | None = None
+                 down_after: int = 6, up_after: int = 45, cooldown: int = 15, ladder: Ladder | None = None,
+                 cpu_budget: float | None = None, meter: CpuMeter | None = None, cpu_down_after: int = 150
                  ) -> None:
         self.model_ladder = ladder or Ladder()
         self.start = self.model_ladder.start_rung
@@ -118,6 +132,14 @@ class Governor:
         # whose scratch memory would then stay at the size's high-water mark for the rest of the run (issue 14).
         self.ready: Callable[[InternalSize], bool] | None = None
         self._net_ms_per_px: float | None = None   # from the engine's start-up probe (fit_start)
+        self._net_cpu_ms_per_px: float | None = None
+        # CPU seconds per wall second the run may use; None: no limit (runs over every frame, or the user's choice).
+        self.cpu_budget = cpu_budget if cpu_budget and cpu_budget > 0 else None
+        self.meter = (meter or CpuMeter()) if self.cpu_budget else None
+        # Inferred frames over the CPU budget before a step down: time for the thread picker to try the cheaper
+        # runner first (it re-measures within ~40 inferences of being asked to save CPU).
+        self.cpu_down_after = cpu_down_after
+        self._cpu_bound_until = -1
         self._reset_for(output)
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -136,6 +158,8 @@ class Governor:
         self._ema_infer: float | None = None   # full step time on frames that ran the network
         self._ema_net: float | None = None     # the network alone on those frames
         self._ema_cheap: float | None = None   # step time on reuse/warp frames
+        self._ema_net_cpu: float | None = None  # process CPU ms of the network call on inferred frames
+        self._cpu_over = 0
         self._over = self._under = 0
         self._since_change = 0
         self._frame = 0
@@ -146,21 +170,28 @@ class Governor:
         self.counts = {"infer": 0, "reuse": 0, "warp": 0}
         self.changes = 0
 
-    def fit_start(self, net_ms: float) -> None:
+    def fit_start(self, net_ms: float, net_cpu_ms: float | None = None) -> None:
         """Start at the highest rung, at or below the current one, whose network time fits START_SHARE of the frame
         budget, judged from ``net_ms`` measured at the current rung and scaled by pixels. On a CPU that cannot run
         the start rung (f32 on an AVX2 Zen 3: 164 ms at 1440x816 for 1080p) the governor would otherwise walk down one
-        rung per cooldown for seconds, compiling each graph on the way. Adapting goes on from there as usual."""
+        rung per cooldown for seconds, compiling each graph on the way. Adapting goes on from there as usual.
+        ``net_cpu_ms``: the cheapest runner's CPU time there (threads x ms); with a CPU budget the start rung must
+        also fit START_CPU_SHARE of the budget's time per frame."""
         if net_ms <= 0:
             return
         self._net_ms_per_px = net_ms / _pixels(self.internal)
+        if net_cpu_ms is not None and net_cpu_ms > 0:
+            self._net_cpu_ms_per_px = net_cpu_ms / _pixels(self.internal)
         if self.adapting:
             self.rung = self._fitting_rung(self.rung)
 
     def _fitting_rung(self, top: int) -> int:
         per_px, limit = self._net_ms_per_px or 0.0, START_SHARE * self.budget_ms
+        cpu_per_px = self._net_cpu_ms_per_px if self.cpu_budget else None
+        cpu_limit = START_CPU_SHARE * 1000.0 * (self.cpu_budget or 0.0) / self.target_fps
         for r in range(top, 0, -1):
-            if per_px * _pixels(self.ladder[r]) <= limit:
+            px = _pixels(self.ladder[r])
+            if per_px * px <= limit and (cpu_per_px is None or cpu_per_px * px <= cpu_limit):
                 return r
         return 0
 
@@ -189,8 +220,10 @@ class Governor:
 
     def net_deadline_ms(self, fraction: float) -> float | None:
         """The network time that ``fraction`` of the frame budget leaves beside the rest of the frame's work (the
-        smoothed step time minus the network's), at the best picture only; None below it or before a frame."""
-        if not self.at_best or self._ema_infer is None or self._ema_net is None:
+        smoothed step time minus the network's), where speed cannot buy a better picture: at the best picture, or
+        while the CPU budget holds it back. None elsewhere (the fastest runner lets the governor climb) or before a
+        frame."""
+        if not (self.at_best or self.cpu_bound) or self._ema_infer is None or self._ema_net is None:
             return None
         return self.budget_ms * fraction - (self._ema_infer - self._ema_net)
 
@@ -216,15 +249,20 @@ class Governor:
             return "warp"
         return "infer"
 
-    def record(self, action: str, step_ms: float, net_ms: float = 0.0) -> bool:
-        """Feed the measured time of the step just done; True when the internal size changed."""
+    def record(self, action: str, step_ms: float, net_ms: float = 0.0, net_cpu_ms: float | None = None) -> bool:
+        """Feed the measured time of the step just done (``net_cpu_ms``: the process CPU time of its network call);
+        True when the internal size changed."""
         self._frame += 1
         self._since_change += 1
         self._last_action = action
         self.counts[action] = self.counts.get(action, 0) + 1
+        if self.meter is not None:
+            self.meter.tick(action == "infer")
         if action == "infer":
             self._ema_infer = _ema(self._ema_infer, step_ms)
             self._ema_net = _ema(self._ema_net, net_ms)
+            if net_cpu_ms is not None:
+                self._ema_net_cpu = _ema(self._ema_net_cpu, net_cpu_ms)
         else:
             self._ema_cheap = _ema(self._ema_cheap, step_ms)
             return False
@@ -241,6 +279,9 @@ class Governor:
                 return self._step_down()
             return False
         self._over = 0
+        if self._cpu_over_budget():
+            self._under = 0
+            return self._step_down(alternate=False) if self._cpu_over >= self.cpu_down_after else False
         if self.alternate:
             if t < 0.9 * self.budget_ms:
                 self._under += 1
@@ -252,7 +293,8 @@ class Governor:
         if self.rung + 1 < len(self.ladder) and self._blocked_until.get(self.rung + 1, -1) < self._frame:
             ratio = _pixels(self.ladder[self.rung + 1]) / _pixels(self.internal)
             predicted = t + (self._ema_net or 0.0) * (ratio - 1.0)
-            if predicted < 0.85 * self.budget_ms:
+            cpu_ok = self._cpu_allows(ratio)     # judged on every frame: it keeps cpu_bound up to date
+            if predicted < 0.85 * self.budget_ms and cpu_ok:
                 self._under += 1
                 if self._under >= self.up_after:
                     return self.request_rung(self.rung + 1)
@@ -260,8 +302,48 @@ class Governor:
         self._under = 0
         return False
 
-    def _step_down(self) -> bool:
+    def _cpu_over_budget(self) -> bool:
+        """Count inferred frames while the measured CPU is over the budget; True while it is (and sets cpu_bound)."""
+        rate = self.meter.rate if self.meter is not None else None
+        if rate is None or rate <= self.cpu_budget:
+            self._cpu_over = 0
+            return False
+        self._cpu_over += 1
+        self._hold_cpu_bound()
+        return True
+
+    def _hold_cpu_bound(self) -> None:
+        # Held for a while after the last sign: a cheaper runner often shows room that the faster one would not have,
+        # and flipping between them each re-measure would cost more than it saves.
+        self._cpu_bound_until = self._frame + int(CPU_BOUND_HOLD_S * self.target_fps)
+
+    @property
+    def cpu_bound(self) -> bool:
+        """The CPU budget, not the frame rate, is what holds the picture back (lately)."""
+        return self._frame < self._cpu_bound_until
+
+    def _cpu_allows(self, ratio: float) -> bool:
+        """Whether the next rung (``ratio`` times the pixels) is predicted to fit the CPU budget: the measured rate
+        plus the network's CPU per inference scaled by pixels. Unknown (no window yet) does not allow a climb. A
+        climb the CPU forbids holds cpu_bound."""
+        if self.meter is None:
+            return True
+        rate, per_s = self.meter.rate, self.meter.infer_rate
+        if rate is None or per_s is None or self._ema_net_cpu is None:
+            return False
+        predicted = rate + per_s * self._ema_net_cpu / 1000.0 * (ratio - 1.0)
+        if predicted >= CPU_CLIMB_SHARE * self.cpu_budget:
+            self._hold_cpu_bound()
+            return False
+        return True
+
+    def _step_down(self, alternate: bool = True) -> bool:
+        """One rung down; at the lowest, alternate frames (only for the frame rate: ``alternate`` False, for CPU,
+        stays on the lowest rung, since alternate frames cost the picture its steadiness)."""
         failed = self.rung
+        if failed == 0 and not alternate:
+            self._cpu_over = 0
+            return False
         n = self._fail_count.get(failed, 0) + 1
         self._fail_count[failed] = n
         # Do not climb back into a rung that was too slow for ~10 s, doubling each time it fails again.
@@ -290,7 +372,9 @@ class Governor:
     def _move_to(self, rung: int) -> bool:
         changed = rung != self.rung
         self.rung = rung
-        self._over = self._under = 0
+        self._over = self._under = self._cpu_over = 0
+        if changed and self.meter is not None:
+            self.meter.reset()      # the work per frame just changed: judge the new rung on its own window
         self._since_change = 0
         self._ema_infer = self._ema_net = None
         if changed:
@@ -299,10 +383,12 @@ class Governor:
 
     # -- reporting -------------------------------------------------------------------------------------------
     def summary(self) -> str:
-        """One short line for the HUD, e.g. '180p auto', '144p alt', '270p high'."""
+        """One short line for the HUD, e.g. '180p auto', '144p alt', '270p high', '288p auto cpu'."""
         mode = "fixed" if self.fixed_height else (self.quality if self.adaptive else "off")
         if self.alternate:
             mode += " alt"
+        if self.cpu_bound:
+            mode += " cpu"      # held by the CPU budget (--cpu-share), not the frame rate
         return f"{self.internal.size.height}p {mode}"
 
     def state(self) -> dict:
@@ -310,6 +396,8 @@ class Governor:
                 "ladder": [s.size.height for s in self.ladder], "adaptive": self.adaptive,
                 "quality": self.quality, "alternate": self.alternate, "budget_ms": round(self.budget_ms, 2),
                 "frame_ms": None if self._ema_infer is None else round(self._ema_infer, 2),
+                "cpu_budget": self.cpu_budget, "cpu_bound": self.cpu_bound,
+                "cpu_per_s": None if self.meter is None or self.meter.rate is None else round(self.meter.rate, 3),
                 "counts": dict(self.counts), "changes": self.changes}
 
 
