@@ -5,7 +5,7 @@ one core kept busy by another process (governor on, 720p).
 
     .venv/bin/python benchmarks/bench_pipeline.py --json out/pipeline.json [--sizes 640x360,1280x720,1920x1080]
         [--seconds 8] [--warmup 4] [--model DIR] [--no-baseline] [--no-teacher] [--no-burner] [--no-live]
-        [--networks auto,plain] [--cpu-share 0.5]
+        [--networks auto,plain] [--cpu-share 0.5] [--live-warmup 12]
 
 Modes: "lockstep" feeds pre-rendered pattern frames as fast as the pipeline takes them (throughput; the pattern's
 drawing cost is left out, as a camera's decoding runs on its own thread), "live" runs the paced 30 fps pattern on
@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="640x360,1280x720,1920x1080")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--live-warmup", type=float, default=12.0,
+                    help="seconds a live row runs before measuring: the governor's CPU-budget moves take ~5 s each")
     ap.add_argument("--model", type=Path)
     ap.add_argument("--no-baseline", action="store_true", help="leave Johnson et al. 2016 out")
     ap.add_argument("--no-teacher", action="store_true", help="leave the MicroAST teacher out")
@@ -359,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                         feed = LiveFeed(PatternSource(size, 30.0, paced=True))
                     else:
                         feed = LockstepFeed(ReplaySource(pattern_frames((size.width, size.height), 24)))
-                    warm = args.warmup * (2 if burner else 1)
+                    warm = args.live_warmup if mode == "live" else args.warmup * (2 if burner else 1)
                     summary = run_scenario(engine, feed, size, man.styles, warm, args.seconds)
             rows.append(row(name, summary, engine, size, is_base, mode))
             engine.close()

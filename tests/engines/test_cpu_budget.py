@@ -149,3 +149,23 @@ def test_the_start_rung_fits_the_cpu_budget_too() -> None:
         # wall limit 0.75 x 26.7 = 20 ms: 288 fits (15 ms); CPU limit 0.55 x 33.3 = 18.3 ms: 216 (16.9) fits, 288 (30)
         # does not
         assert g.rung == want, budget
+
+
+def test_when_saving_cpu_costs_the_frame_rate_the_fastest_runner_comes_back_before_any_step_down() -> None:
+    """Held by the CPU budget, the picker took the cheaper runner; its frames then run over the frame budget (the
+    other core was busier than its probe showed). The governor drops the CPU saving at that rung for a while (the
+    frame rate comes first) instead of stepping down, or into alternate frames at the lowest rung."""
+    c = Clocks()
+    g = _governor(1.0, c)
+    _run(g, c, 200, step_ms=12.0, net_ms=8.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
+    rung = g.rung
+    assert g.cpu_bound and g.net_deadline_ms(0.95) is not None
+    _run(g, c, 6, step_ms=35.0, net_ms=30.0, cpu_per_frame_ms=25.0, net_cpu_ms=30.0)    # the cheap runner
+    assert not g.cpu_bound and g.net_deadline_ms(0.95) is None     # the engine's picker: back to the fastest
+    assert g.rung == rung and not g.alternate
+    # on the fastest runner, within the frame budget but over the CPU budget: the picker is not asked to save CPU
+    # at this rung again; the CPU steps the picture down a rung instead (where the cheaper runner may fit again)
+    _run(g, c, 100, step_ms=14.0, net_ms=9.0, cpu_per_frame_ms=40.0, net_cpu_ms=20.0)
+    assert not g.cpu_bound and g.rung == rung
+    _run(g, c, 200, step_ms=14.0, net_ms=9.0, cpu_per_frame_ms=40.0, net_cpu_ms=20.0)
+    assert g.rung == rung - 1 and not g.alternate

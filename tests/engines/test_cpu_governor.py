@@ -186,3 +186,18 @@ def test_the_start_rung_fits_the_measured_network_time() -> None:
     fixed = Governor(HD, adaptive=False, ladder=Ladder((180, 216, 288, 360, 432, 540), 540, 8))
     fixed.fit_start(500.0)
     assert fixed.internal == start                   # a size that does not adapt stays where it was asked
+
+
+def test_the_thread_pickers_probe_frames_move_no_decision() -> None:
+    """A re-measure alternates the runners: a slow candidate's frames (here 2x the budget) must neither step the
+    picture down nor, at the lowest rung, start alternate frames; the same times outside a probe do."""
+    g = Governor(HD, target_fps=30)
+    g._move_to(0)
+    for _ in range(100):
+        g.record("infer", 20.0, 14.0)
+        for i in range(6):
+            g.record("infer", 55.0 if i % 2 else 20.0, 49.0 if i % 2 else 14.0, probing=True)
+    assert g.rung == 0 and not g.alternate
+    for i in range(40):
+        g.record("infer", 55.0 if i % 2 else 20.0, 49.0 if i % 2 else 14.0)
+    assert g.alternate

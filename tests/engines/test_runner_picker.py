@@ -88,3 +88,16 @@ def test_a_probe_waits_until_every_runner_has_the_size_compiled() -> None:
         i = p.next(ready)
         p.report(i, 10.0 if p.runners[i].threads == 1 else 15.0)
     assert p.runner.threads == 1
+
+
+def test_dropping_the_deadline_goes_back_to_the_fastest_at_once() -> None:
+    """The governor drops the deadline when saving CPU cost the frame rate: the fastest runner (by the last probe)
+    takes the very next frame, not one a probe cycle later."""
+    p = _picker(every=300)
+    p.choose([18.0, 15.0])
+    p.set_deadline(20.0)
+    _drive(p, {1: 18.0, 2: 15.0}, 100)
+    assert p.runner.threads == 1
+    p.set_deadline(None)
+    assert p.runner.threads == 2
+    assert _drive(p, {1: 18.0, 2: 15.0}, 1) == [2]

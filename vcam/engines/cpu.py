@@ -82,6 +82,7 @@ class CpuEngine:
         self.codes = codes or StyleCodes.of(manifest)   # shared with the controls: styles may join while running
         self._keep = np.zeros((1, 1), np.float32)
         self._net_cpu_ms = 0.0
+        self._probing = False
         self._reset_token: int | None = None
         self._size: Size | None = None
         self._internal: InternalSize | None = None
@@ -313,7 +314,8 @@ class CpuEngine:
         # A backdrop repaint is a one-off (a new picture or style), not the frame's steady cost: the governor
         # would otherwise step the picture down for it.
         self.governor.record(action, (t3 - t0) * 1000 - repaint_ms, (t2 - t1) * 1000,
-                             self._net_cpu_ms if action == "infer" else None)
+                             self._net_cpu_ms if action == "infer" else None,
+                             probing=action == "infer" and self._probing)
         # The picker may save CPU within what the frame budget leaves, only where speed cannot buy a better picture
         # (the best rung, or the CPU budget holds the climb back; elsewhere the fastest runner lets the governor
         # climb) and only live: runs over every frame (demo, files) want throughput.
@@ -325,6 +327,7 @@ class CpuEngine:
         picker = self.picker
         hw = (blob.shape[2], blob.shape[3])
         idx = picker.next(lambda r: r.ready(hw))
+        self._probing = picker.probing       # before report(), which ends a probe on its last frame
         runner = picker.runners[idx]
         s_in, s_out = self._states[self._cur], self._states[1 - self._cur]
         t0, c0 = time.perf_counter(), time.process_time()

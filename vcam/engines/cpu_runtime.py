@@ -380,19 +380,28 @@ class RunnerPicker:
         self._probe: list[list[float]] | None = None
         self._probe_i = 0
         self.deadline_ms: float | None = None
+        self._last_med: list[float] | None = None   # each runner's median at the last probe
 
     @property
     def runner(self) -> Runner:
         return self.runners[self.current]
 
+    @property
+    def probing(self) -> bool:
+        """A re-measure is under way: the frames alternate the runners, a slow one included."""
+        return self._probe is not None
+
     def choose(self, times_ms: Sequence[float]) -> None:
         self.current = self._best(times_ms)
 
     def set_deadline(self, ms: float | None) -> None:
-        """None: the fastest runner wins; a time: the cheapest that meets it (measured again soon after a change
-        from None, not a whole ``every`` later)."""
+        """None: the fastest runner wins (at once, by the last probe, after a time); a time: the cheapest that meets
+        it (measured again soon after a change from None, not a whole ``every`` later)."""
         if ms is not None and self.deadline_ms is None and self._probe is None:
             self._count = max(self._count, self.every - 30)
+        if ms is None and self.deadline_ms is not None and self._last_med is not None:
+            # No longer saving CPU: back to the fastest at once (the governor asks when the frame rate suffers).
+            self.current = int(np.argmin(self._last_med))
         self.deadline_ms = ms
 
     def _cost(self, i: int, ms: float) -> float:
@@ -438,6 +447,7 @@ class RunnerPicker:
         self._probe_i += 1
         if self._probe_i >= self.rounds * len(self.runners):
             med = [float(np.median(t)) if t else float("inf") for t in self._probe]
+            self._last_med = med
             best, cur = self._best(med), self.current
             if best != cur:
                 if self.deadline_ms is not None and med[cur] <= self.deadline_ms:

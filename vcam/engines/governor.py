@@ -140,6 +140,10 @@ class Governor:
         # runner first (it re-measures within ~40 inferences of being asked to save CPU).
         self.cpu_down_after = cpu_down_after
         self._cpu_bound_until = -1
+        # Rungs where saving CPU cost the frame rate (a cheaper runner went over the frame budget): there the fastest
+        # runner stays for a while (frame, until), doubling each time; the frame rate comes before the CPU share.
+        self._rate_first: dict[int, int] = {}
+        self._rate_first_count: dict[int, int] = {}
         self._reset_for(output)
 
     # -- configuration ---------------------------------------------------------------------------------------
@@ -249,15 +253,21 @@ class Governor:
             return "warp"
         return "infer"
 
-    def record(self, action: str, step_ms: float, net_ms: float = 0.0, net_cpu_ms: float | None = None) -> bool:
+    def record(self, action: str, step_ms: float, net_ms: float = 0.0, net_cpu_ms: float | None = None,
+               probing: bool = False) -> bool:
         """Feed the measured time of the step just done (``net_cpu_ms``: the process CPU time of its network call);
-        True when the internal size changed."""
+        True when the internal size changed. ``probing``: the thread picker was timing another runner on this
+        frame; its time says nothing about the runner that will run, so it moves no decision (a slow candidate's
+        frames had pushed the smoothed time over the budget and the picture down a rung, into alternate frames
+        at the lowest)."""
         self._frame += 1
         self._since_change += 1
         self._last_action = action
         self.counts[action] = self.counts.get(action, 0) + 1
         if self.meter is not None:
             self.meter.tick(action == "infer")
+        if probing:
+            return False
         if action == "infer":
             self._ema_infer = _ema(self._ema_infer, step_ms)
             self._ema_net = _ema(self._ema_net, net_ms)
@@ -272,6 +282,10 @@ class Governor:
         if not self.adapting or self._since_change < self.cooldown:
             return False
         t = self._ema_infer
+        if t > self.budget_ms and self.cpu_bound:
+            # Likely the cheaper runner the CPU budget asked for: back to the fastest before any step down.
+            self._put_rate_first()
+            return False
         if t > self.budget_ms:
             self._over += 1
             self._under = 0
@@ -317,10 +331,19 @@ class Governor:
         # and flipping between them each re-measure would cost more than it saves.
         self._cpu_bound_until = self._frame + int(CPU_BOUND_HOLD_S * self.target_fps)
 
+    def _put_rate_first(self) -> None:
+        n = self._rate_first_count.get(self.rung, 0) + 1
+        self._rate_first_count[self.rung] = n
+        self._rate_first[self.rung] = self._frame + int(60 * self.target_fps) * 2 ** min(n - 1, 4)
+        self._cpu_bound_until = -1
+        self._over = self._under = 0
+        self._ema_infer = self._ema_net = None     # judge the fastest runner on its own frames
+
     @property
     def cpu_bound(self) -> bool:
-        """The CPU budget, not the frame rate, is what holds the picture back (lately)."""
-        return self._frame < self._cpu_bound_until
+        """The CPU budget, not the frame rate, is what holds the picture back (lately), and saving CPU here has
+        not cost the frame rate."""
+        return self._frame < self._cpu_bound_until and self._rate_first.get(self.rung, -1) <= self._frame
 
     def _cpu_allows(self, ratio: float) -> bool:
         """Whether the next rung (``ratio`` times the pixels) is predicted to fit the CPU budget: the measured rate
