@@ -47,7 +47,9 @@ def frames(shared_data) -> list[np.ndarray]:
 
 
 def _cfg(**kw) -> RunConfig:
-    return replace(RunConfig(size=SIZE, threads=1, adaptive=False), **kw)
+    # No CPU budget unless a test asks: these loops run unpaced, so the process is always over any share, and the
+    # governor would step down for CPU in the middle of what a test is timing (tests/engines/test_cpu_budget.py).
+    return replace(RunConfig(size=SIZE, threads=1, adaptive=False, cpu_share=None), **kw)
 
 
 def _engine(model_dir: Path, runtime: str = "onnxruntime", **kw) -> CpuEngine:
@@ -136,7 +138,7 @@ def test_the_picker_gets_a_deadline_only_for_live_runs_at_the_best_picture_or_he
     """Live runs at the top rung, or held below it by the CPU budget, let the picker save CPU within the frame
     budget; runs over every frame (files, demo) and live runs below the top rung with CPU to spare keep the fastest
     runner. Live runs get a CPU budget (half the cores by default), the others none."""
-    live = _engine(model_dir, threads=0, adaptive=True)
+    live = _engine(model_dir, threads=0, adaptive=True, cpu_share=RunConfig.cpu_share)
     assert live.governor.cpu_budget is not None and live.governor.cpu_budget > 0
     live.governor._move_to(len(live.governor.ladder) - 1)
     live.step(frames[0], _cs())

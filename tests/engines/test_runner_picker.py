@@ -99,5 +99,13 @@ def test_dropping_the_deadline_goes_back_to_the_fastest_at_once() -> None:
     _drive(p, {1: 18.0, 2: 15.0}, 100)
     assert p.runner.threads == 1
     p.set_deadline(None)
-    assert p.runner.threads == 2
     assert _drive(p, {1: 18.0, 2: 15.0}, 1) == [2]
+    # ... but only once it runs this size at full speed (its static graph compiled): never the dynamic graph
+    p.set_deadline(20.0)
+    _drive(p, {1: 18.0, 2: 15.0}, 100)
+    assert p.runner.threads == 1
+    p.set_deadline(None)
+    compiled = {1: True, 2: False}
+    assert p.runners[p.next(lambda r: compiled[r.threads])].threads == 1
+    compiled[2] = True
+    assert p.runners[p.next(lambda r: compiled[r.threads])].threads == 2

@@ -381,6 +381,7 @@ class RunnerPicker:
         self._probe_i = 0
         self.deadline_ms: float | None = None
         self._last_med: list[float] | None = None   # each runner's median at the last probe
+        self._switch_to: int | None = None
 
     @property
     def runner(self) -> Runner:
@@ -400,8 +401,9 @@ class RunnerPicker:
         if ms is not None and self.deadline_ms is None and self._probe is None:
             self._count = max(self._count, self.every - 30)
         if ms is None and self.deadline_ms is not None and self._last_med is not None:
-            # No longer saving CPU: back to the fastest at once (the governor asks when the frame rate suffers).
-            self.current = int(np.argmin(self._last_med))
+            # No longer saving CPU: back to the fastest at the next frame it can run at full speed (the governor
+            # asks when the frame rate suffers).
+            self._switch_to = int(np.argmin(self._last_med))
         self.deadline_ms = ms
 
     def _cost(self, i: int, ms: float) -> float:
@@ -422,6 +424,8 @@ class RunnerPicker:
         nor makes one grow its memory."""
         if len(self.runners) < 2:
             return 0
+        if self._switch_to is not None and (ready is None or ready(self.runners[self._switch_to])):
+            self.current, self._switch_to = self._switch_to, None
         if self._probe is not None:
             i = self._probe_i % len(self.runners)
             if ready is None or ready(self.runners[i]):
