@@ -160,7 +160,7 @@ def test_when_saving_cpu_costs_the_frame_rate_the_fastest_runner_comes_back_befo
     _run(g, c, 200, step_ms=12.0, net_ms=8.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
     rung = g.rung
     assert g.cpu_bound and g.net_deadline_ms(0.95) is not None
-    _run(g, c, 6, step_ms=35.0, net_ms=30.0, cpu_per_frame_ms=25.0, net_cpu_ms=30.0)    # the cheap runner
+    _run(g, c, 10, step_ms=35.0, net_ms=30.0, cpu_per_frame_ms=25.0, net_cpu_ms=30.0)    # the cheap runner
     assert not g.cpu_bound and g.net_deadline_ms(0.95) is None     # the engine's picker: back to the fastest
     assert g.rung == rung and not g.alternate
     # on the fastest runner, within the frame budget but over the CPU budget: the picker is not asked to save CPU
@@ -169,3 +169,33 @@ def test_when_saving_cpu_costs_the_frame_rate_the_fastest_runner_comes_back_befo
     assert not g.cpu_bound and g.rung == rung
     _run(g, c, 200, step_ms=14.0, net_ms=9.0, cpu_per_frame_ms=40.0, net_cpu_ms=20.0)
     assert g.rung == rung - 1 and not g.alternate
+
+
+def test_one_slow_frame_does_not_give_up_the_cpu_saving() -> None:
+    """A collection or a page fault makes one frame slow; only a run of frames over the budget (as for a step
+    down) says the cheaper runner cannot hold the frame rate."""
+    c = Clocks()
+    g = _governor(1.0, c)
+    _run(g, c, 200, step_ms=18.0, net_ms=14.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
+    assert g.cpu_bound
+    _run(g, c, 1, step_ms=90.0, net_ms=14.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
+    _run(g, c, 30, step_ms=18.0, net_ms=14.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
+    assert g.cpu_bound
+
+
+def test_a_rung_left_for_cpu_where_only_the_fastest_runner_held_the_rate_is_not_climbed_back_soon() -> None:
+    """At 288 only two threads hold 30 fps and they cost more CPU than the budget: the governor steps down to 216
+    for the CPU, where one thread fits. It must not climb back while 288 is known to need the fastest runner (it
+    would run two threads there again, and step down again, once a minute)."""
+    c = Clocks()
+    g = _governor(1.0, c)
+    g._move_to(2)
+    _run(g, c, 200, step_ms=18.0, net_ms=14.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)
+    assert g.cpu_bound
+    _run(g, c, 10, step_ms=35.0, net_ms=30.0, cpu_per_frame_ms=25.0, net_cpu_ms=15.0)    # one thread: too slow
+    assert not g.cpu_bound and g.rung == 2
+    rungs = _run(g, c, 220, step_ms=18.0, net_ms=12.0, cpu_per_frame_ms=40.0, net_cpu_ms=30.0)   # two threads
+    assert rungs[-1] == 1
+    # at 216 one thread is cheap: by the CPU alone it would climb, but 288 stays blocked for the rate-first minute
+    rungs = _run(g, c, 1500, step_ms=10.0, net_ms=6.0, cpu_per_frame_ms=12.0, net_cpu_ms=6.0)
+    assert set(rungs) == {1}

@@ -282,14 +282,14 @@ class Governor:
         if not self.adapting or self._since_change < self.cooldown:
             return False
         t = self._ema_infer
-        if t > self.budget_ms and self.cpu_bound:
-            # Likely the cheaper runner the CPU budget asked for: back to the fastest before any step down.
-            self._put_rate_first()
-            return False
         if t > self.budget_ms:
             self._over += 1
             self._under = 0
             if self._over >= self.down_after:
+                if self.cpu_bound:
+                    # Likely the cheaper runner the CPU budget asked for: back to the fastest before a step down.
+                    self._put_rate_first()
+                    return False
                 return self._step_down()
             return False
         self._over = 0
@@ -371,6 +371,9 @@ class Governor:
         self._fail_count[failed] = n
         # Do not climb back into a rung that was too slow for ~10 s, doubling each time it fails again.
         self._blocked_until[failed] = self._frame + int(10 * self.target_fps) * 2 ** min(n - 1, 4)
+        if not alternate:
+            # Left for CPU where only the fastest runner held the frame rate: climbing back would run it again.
+            self._blocked_until[failed] = max(self._blocked_until[failed], self._rate_first.get(failed, -1))
         if self.rung > 0:
             return self.request_rung(self.rung - 1)
         if not self.alternate:
