@@ -38,6 +38,9 @@ START_CPU_SHARE = 0.55
 # A climb must leave this much of the CPU budget unused, by prediction: the step down happens at the whole budget.
 CPU_CLIMB_SHARE = 0.9
 CPU_BOUND_HOLD_S = 30.0
+# While the CPU budget holds the picture back, the step time may reach this share of the frame interval before the
+# governor gives the saving up (the fastest runner back) or steps down.
+RATE_FIRST_SHARE = 0.95
 MIN_INTERNAL = 32         # the network's dilated blocks need at least a few rows/cols at the trunk
 QUALITY_RUNG = {"low": 0, "medium": None, "high": -1}   # None: the model's starting rung
 
@@ -282,7 +285,11 @@ class Governor:
         if not self.adapting or self._since_change < self.cooldown:
             return False
         t = self._ema_infer
-        if t > self.budget_ms:
+        # Held by the CPU budget on a cheaper runner, the step may use the frame interval itself: the frame rate
+        # is only lost past it (capture runs on its own thread), and the 20% kept for the rest would otherwise
+        # send every small slowdown back to the costly runner.
+        limit = RATE_FIRST_SHARE * 1000.0 / self.target_fps if self.cpu_bound else self.budget_ms
+        if t > limit:
             self._over += 1
             self._under = 0
             if self._over >= self.down_after:
