@@ -57,6 +57,20 @@ def export_one_thread(directory: Path) -> Path:
         torch.set_num_threads(n)
 
 
+DETAIL = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
+
+
+def write_tiny_detail_run(directory: Path, styles: tuple[str, ...], seed: int = 3) -> Path:
+    """An exported run folder holding a tiny detail-head net, as `vcam train` with a detail recipe leaves one."""
+    write_tiny_model(directory, styles, export=False, shape=DETAIL)
+    net, bank = tiny_net(styles, seed=seed, shape=DETAIL)
+    with torch.no_grad():
+        net.head.out.weight[:, :4].normal_(0.0, 0.1)    # a head that paints something of its own
+    save_weights(directory / "vcam.safetensors", net, bank, styles)
+    export_one_thread(directory)
+    return directory
+
+
 def manifest_of(directory: Path) -> dict:
     return json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
 

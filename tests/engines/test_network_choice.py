@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from tiny_model import TINY, export_one_thread, tiny_net, write_tiny_model  # noqa: E402
+from tiny_model import DETAIL, TINY, write_tiny_detail_run, write_tiny_model  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from vcam.cli import app  # noqa: E402
@@ -21,26 +21,16 @@ from vcam.config import RunConfig, Size  # noqa: E402
 from vcam.engines.network_choice import choose_network, run_conditions  # noqa: E402
 from vcam.errors import ModelError, VcamError  # noqa: E402
 from vcam.model.export import add_variant  # noqa: E402
-from vcam.model.network import NetShape  # noqa: E402
-from vcam.model.weights import save_weights  # noqa: E402
 from vcam.runner import run as run_pipeline  # noqa: E402
 from vcam.styles import load_manifest, verify_onnx  # noqa: E402
 from vcam.styles.user import UserStyles  # noqa: E402
 
 STYLES = ("ink", "fire", "sea")
-DETAIL = NetShape.from_dict({**TINY.as_dict(), "detail": 4})
 F32 = {"cpu_precision": "f32"}
 
 
 def _detail_run(directory: Path, styles: tuple[str, ...] = STYLES) -> Path:
-    """An exported run folder holding a tiny detail-head net, as `vcam train` with a detail recipe leaves one."""
-    write_tiny_model(directory, styles, export=False, shape=DETAIL)
-    net, bank = tiny_net(styles, seed=3, shape=DETAIL)
-    with torch.no_grad():
-        net.head.out.weight[:, :4].normal_(0.0, 0.1)    # a head that paints something of its own
-    save_weights(directory / "vcam.safetensors", net, bank, styles)
-    export_one_thread(directory)
-    return directory
+    return write_tiny_detail_run(directory, styles)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="model tests need the train extra (torch)")
@@ -199,3 +200,45 @@ def test_a_detail_head_grows_onto_a_trained_net_and_gets_its_own_rungs(shared_da
     man = json.loads((out / "manifest.json").read_text())
     assert man["size_multiple"] == 2 * TINY.stride and man["net_shape"]["detail"] == 4
     assert man["ladder_720"] == list(shape.ladder_720) and man["internal_height_720"] == shape.design_height_720
+
+
+def test_add_style_trains_the_new_code_for_every_network_of_the_folder(shared_data, teacher_dir, tmp_path,
+                                                                       monkeypatch):
+    """A folder with the plain network and a detail variant: --add-style gives the new style a code of its own on
+    each (the run picks the network by CPU, so a style on one only would fall back to the other's picture); the
+    networks, the old codes and the variant's conditions stay as they were, and the teacher's outputs are made once."""
+    from safetensors.numpy import load_file as load_np
+    from tiny_model import write_tiny_detail_run, write_tiny_model
+
+    from vcam.model import cli_train
+    from vcam.model.export import add_variant
+    from vcam.styles import load_manifest
+
+    styles = ("ink", "fire", "sea")
+    base = write_tiny_model(tmp_path / "base", styles)
+    add_variant(write_tiny_detail_run(tmp_path / "detail_run", styles), base, "detail", {"cpu_precision": "f32"})
+    monkeypatch.setattr(cli_train, "ADD_STYLE_SETTINGS", {
+        **cli_train.ADD_STYLE_SETTINGS, "batch": 1, "crop": 48, "margin": 8, "cache_entries": 6,
+        "photo_long_side": 256, "style_long_side": 96, "teacher_style_long_side": 128, "log_every": 2,
+        "checkpoint_seconds": 1e9})
+    out, said = tmp_path / "grown", []
+    cli_train._add_style(out, shared_data / "styles" / "udnie.jpg", "mine", base, shared_data / "content", None,
+                         None, teacher_dir, minutes=0.1, iterations=0, seed=0, threads=1, say=said.append)
+    old, new = load_manifest(base), load_manifest(out)
+    assert new.networks == ("plain", "detail")
+    assert new.variant("detail").use_when() == {"cpu_precision": "f32"}
+    for net in ("plain", "detail"):
+        a = old if net == "plain" else old.variant(net)
+        b = new if net == "plain" else new.variant(net)
+        assert b.styles == (*styles, "mine")
+        wa, wb = load_np(str(a.weights_path)), load_np(str(b.weights_path))
+        for k in wa:
+            if k == "bank.codes":
+                np.testing.assert_array_equal(wb[k][:3], wa[k])                 # the old styles stay put
+                assert not np.allclose(wb[k][3], wa[k].mean(0))                 # the new one trained
+            else:
+                np.testing.assert_array_equal(wb[k], wa[k], err_msg=f"{net} {k}")   # the network is frozen
+        np.testing.assert_allclose(b.codes()[:3], a.codes(), atol=1e-6)
+    assert not np.allclose(new.codes()[3], new.variant("detail").codes()[3])   # each network its own code
+    assert [p.name for p in out.iterdir() if p.name.startswith("teacher_cache")] == [CACHE_DIR]
+    assert any("network detail" in m for m in said) and any(f"VCAM_MODEL_DIR={out}" in m for m in said)

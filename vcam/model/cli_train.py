@@ -11,15 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from vcam.errors import VcamError
+from vcam.model.distill import CACHE_DIR
 from vcam.model.network import NetShape
 from vcam.model.teacher import require_teacher
 from vcam.model.train import WEIGHTS, TrainConfig, train
-from vcam.styles import load_manifest
+from vcam.styles import Manifest, load_manifest
 
 _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 # --add-style: its whole budget by default (teacher outputs, training, export), measured in the README.
 ADD_STYLE_MINUTES = 5.0
 ADD_STYLE_CACHE = 512          # teacher outputs for the new style: ~25 s on 2 cores
+ADD_STYLE_CACHE_MINUTES = 0.45  # those outputs, the loss network and the data, once
+ADD_STYLE_EXPORT_MINUTES = 0.3  # each network's ONNX export and its read-back
+# --add-style's training settings beside the budget: a high learning rate for the one code, no temporal fade-in.
+ADD_STYLE_SETTINGS: dict[str, Any] = {"lr": 2e-2, "lr_min": 1e-3, "cache_entries": ADD_STYLE_CACHE,
+                                      "temporal_ramp": (0.0, 0.0)}
 # --person: the shipped segmenter's budget (README, person segmenter).
 PERSON_MINUTES = 68.0   # stage 1 (models/recipes/person_1_distill.json); the shipped stage 3 trained 100
 
@@ -92,7 +98,8 @@ def read_recipe(path: Path, config: type = TrainConfig) -> dict[str, Any]:
 def _add_style(out: Path, image: Path, name: str | None, base: Path | None, content: Path, videos: Path | None,
                people: Path | None, teacher: Path, minutes: float, iterations: int, seed: int, threads: int,
                say: Callable[[str], None]) -> Path:
-    """Distil the teacher's stylization with a new painting into one new style code; the network stays frozen."""
+    """Distil the teacher's stylization with a new painting into one new style code for each of the model's networks
+    (the plain one, then each variant, e.g. detail: the run picks one by CPU); the networks stay frozen."""
     import time
 
     if not image.is_file():
@@ -106,39 +113,70 @@ def _add_style(out: Path, image: Path, name: str | None, base: Path | None, cont
     if not manifest.weights or not manifest.weights_path.is_file():
         raise VcamError(f"{manifest.directory} has no training weights to add a style to.",
                         "Pass --model-dir with a model folder written by `vcam train` (models/ has them).")
+    # A variant without its training weights (an older folder) is left out: the new folder then has only the
+    # networks that can paint the new style.
+    variants = [manifest.variant(v) for v in manifest.networks[1:]]
+    variants = [v for v in variants if v.weights and v.weights_path.is_file()]
+    nets = [manifest, *variants]
     t0 = time.perf_counter()
     budget = minutes if minutes > 0 else ADD_STYLE_MINUTES
+    # The budget covers the teacher's outputs (once: every network learns from the same ones) and each network's
+    # export; the training time left is shared equally.
+    left = budget - ADD_STYLE_CACHE_MINUTES - ADD_STYLE_EXPORT_MINUTES * len(nets)
+    per_net = max(min(0.5, budget / len(nets)), left / len(nets))
+    say(f"adding style {name!r} to {manifest.directory} -> {out} (about {budget:.0f} min on 2 cores; only the "
+        f"new style's code trains, {per_net:.1f} min for each network: {', '.join(n.network for n in nets)})")
     # The old styles' images are not shipped and not needed: their codes stay frozen.
     with tempfile.TemporaryDirectory() as tmp:
-        sdir = Path(tmp)
+        sdir = Path(tmp) / "style"
+        sdir.mkdir()
         shutil.copy(image, sdir / f"{name}{image.suffix.lower()}")
-        cfg = TrainConfig(style_dir=sdir, content_dir=content, video_dir=videos, people_dir=people,
-                          teacher_dir=teacher, out=out, styles=(*manifest.styles, name),
-                          iterations=iterations, seed=seed, threads=threads, init_from=manifest.weights_path,
-                          shape=dict(manifest.extra.get("net_shape") or NetShape().as_dict()),
-                          train_only_styles=(name,), lr=2e-2, lr_min=1e-3, cache_entries=ADD_STYLE_CACHE,
-                          temporal_ramp=(0.0, 0.0), minutes=0.0)
-        # The budget covers the teacher's outputs and the export too: training gets what is left of it.
-        cfg.minutes = max(0.5, budget - 0.75)
-        say(f"adding style {name!r} to {manifest.directory} -> {out} (about {budget:.0f} min on 2 cores; only the "
-            "new style's code trains)")
-        path = train(cfg)
-    data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    data.setdefault("style_sources", manifest.extra.get("style_sources", {}))[name] = image.name
-    for key in ("internal_height_720", "ladder_720", "upsample"):
-        if key in manifest.extra:
-            data[key] = manifest.extra[key]
-    (out / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    _export(out, say)
+        path = out / WEIGHTS
+        for net in nets:
+            run_dir = out if net is manifest else Path(tmp) / net.network
+            if net is not manifest:
+                run_dir.mkdir()
+                # The same teacher outputs (same spec: painting, crops, seed), not computed again.
+                (run_dir / CACHE_DIR).symlink_to((out / CACHE_DIR).resolve(), target_is_directory=True)
+            cfg = TrainConfig(style_dir=sdir, content_dir=content, video_dir=videos, people_dir=people,
+                              teacher_dir=teacher, out=run_dir, styles=(*manifest.styles, name),
+                              iterations=iterations, seed=seed, threads=threads, init_from=net.weights_path,
+                              shape=dict(net.extra.get("net_shape") or NetShape().as_dict()),
+                              train_only_styles=(name,), minutes=per_net, **ADD_STYLE_SETTINGS)
+            say(f"network {net.network}:")
+            trained = train(cfg)
+            _keep_runtime_fields(run_dir, net, image.name, name)
+            _export(run_dir, say, hint=len(nets) == 1)
+            if net is manifest:
+                path = trained
+            else:
+                from vcam.model.export import add_variant
+
+                add_variant(run_dir, out, net.network, net.use_when())
+                say(f"added network {net.network!r} to {out}")
     say(f"done in {(time.perf_counter() - t0) / 60:.1f} min")
+    if len(nets) > 1:
+        say(f"use it with: VCAM_MODEL_DIR={out} vcam run --style {name}")
     return path
 
 
-def _export(out: Path, say: Callable[[str], None]) -> None:
+def _keep_runtime_fields(run_dir: Path, net: Manifest, image_name: str, name: str) -> None:
+    """The trained folder's manifest keeps what the runtime reads from the network it grew from (its ladder, start
+    height, upsampling) and records the new style's source."""
+    data = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    data.setdefault("style_sources", net.extra.get("style_sources", {}))[name] = image_name
+    for key in ("internal_height_720", "ladder_720", "upsample"):
+        if key in net.extra:
+            data[key] = net.extra[key]
+    (run_dir / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _export(out: Path, say: Callable[[str], None], hint: bool = True) -> None:
     from vcam.model.export import export_model
 
     say(f"exported {export_model(out)}")
-    say(f"use it with: VCAM_MODEL_DIR={out} vcam run --style ...  (weights: {out / WEIGHTS})")
+    if hint:
+        say(f"use it with: VCAM_MODEL_DIR={out} vcam run --style ...  (weights: {out / WEIGHTS})")
 
 
 def run_encoder_training(out: Path, base: Path | None, style_dir: Path | None, content_dir: Path | None,
