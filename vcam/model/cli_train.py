@@ -22,7 +22,7 @@ _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ADD_STYLE_MINUTES = 5.0
 ADD_STYLE_CACHE = 512          # teacher outputs for the new style: ~25 s on 2 cores
 ADD_STYLE_CACHE_MINUTES = 0.45  # those outputs, the loss network and the data, once
-ADD_STYLE_EXPORT_MINUTES = 0.3  # each network's ONNX export and its read-back
+ADD_STYLE_EXPORT_MINUTES = 0.45  # each network: its data and loss network loaded, its ONNX export and read-back
 # --add-style's training settings beside the budget: a high learning rate for the one code, no temporal fade-in.
 ADD_STYLE_SETTINGS: dict[str, Any] = {"lr": 2e-2, "lr_min": 1e-3, "cache_entries": ADD_STYLE_CACHE,
                                       "temporal_ramp": (0.0, 0.0)}
