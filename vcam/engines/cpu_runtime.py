@@ -396,8 +396,9 @@ class RunnerPicker:
         self.current = self._best(times_ms)
 
     def set_deadline(self, ms: float | None) -> None:
-        """None: the fastest runner wins (at once, by the last probe, after a time); a time: the cheapest that meets
-        it (measured again soon after a change from None, not a whole ``every`` later)."""
+        """None: the fastest runner wins (after a time: the last probe's fastest, from the next frame it runs
+        compiled); a time: the cheapest that meets it (measured again soon after a change from None, not a whole
+        ``every`` later)."""
         if ms is not None and self.deadline_ms is None and self._probe is None:
             self._count = max(self._count, self.every - 30)
         if ms is None and self.deadline_ms is not None and self._last_med is not None:

@@ -41,6 +41,8 @@ CPU_BOUND_HOLD_S = 30.0
 # While the CPU budget holds the picture back, the step time may reach this share of the frame interval before the
 # governor gives the saving up (the fastest runner back) or steps down.
 RATE_FIRST_SHARE = 0.95
+# How long a rung where the cheaper runner cost the frame rate keeps the fastest one (doubling each time again).
+RATE_FIRST_HOLD_S = 60.0
 MIN_INTERNAL = 32         # the network's dilated blocks need at least a few rows/cols at the trunk
 QUALITY_RUNG = {"low": 0, "medium": None, "high": -1}   # None: the model's starting rung
 
@@ -341,7 +343,7 @@ class Governor:
     def _put_rate_first(self) -> None:
         n = self._rate_first_count.get(self.rung, 0) + 1
         self._rate_first_count[self.rung] = n
-        self._rate_first[self.rung] = self._frame + int(60 * self.target_fps) * 2 ** min(n - 1, 4)
+        self._rate_first[self.rung] = self._frame + int(RATE_FIRST_HOLD_S * self.target_fps) * 2 ** min(n - 1, 4)
         self._cpu_bound_until = -1
         self._over = self._under = 0
         self._ema_infer = self._ema_net = None     # judge the fastest runner on its own frames
