@@ -26,6 +26,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -317,10 +318,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             console.print("teacher baseline: skipped (../shared/data/teachers/microast not found)")
 
-    nets = {}
-    for n in args.networks.split(","):
-        chosen = choose_network(RunConfig(network=n, model_dir=man.directory), man, say=console.print)
-        nets["vcam" if n == "auto" else f"vcam ({n})"] = chosen
+    # "auto" is resolved per mode, as vcam resolves it per run: a live run's CPU budget can choose another network
+    # than a run over every frame (network_choice).
+    nets = {"vcam" if n == "auto" else f"vcam ({n})": n for n in args.networks.split(",")}
+    chosen: dict[tuple[str, bool], object] = {}
+
+    def network_for(label: str, cfg: RunConfig):
+        key = (nets.get(label, next(iter(nets.values()))), cfg.realtime)
+        if key not in chosen:
+            console.print(f"{label} {'live' if cfg.realtime else 'lockstep'}:", end=" ")
+            chosen[key] = choose_network(replace(cfg, network=key[0], model_dir=man.directory), man,
+                                         say=console.print)
+            if chosen[key] is man:
+                console.print(f"network {man.network}")
+        return chosen[key]
     plan = []
     for size in sizes:
         for label in nets:
@@ -356,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                 burner = name.endswith("busy core")
                 ctx = cpu_burner() if burner else _null()
                 with ctx:
-                    engine = CpuEngine(nets.get(name, nets[next(iter(nets))]), cfg)
+                    engine = CpuEngine(network_for(name, cfg), cfg)
                     if mode == "live":
                         feed = LiveFeed(PatternSource(size, 30.0, paced=True))
                     else:

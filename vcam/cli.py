@@ -254,7 +254,8 @@ def export(
         help="Add the exported network to this model folder as a variant (with --as) instead of in place.")] = None,
     as_name: Annotated[str | None, typer.Option("--as", help="The variant's name, e.g. detail.")] = None,
     use_when: Annotated[str | None, typer.Option(
-        help="When --network auto takes the variant, e.g. cpu_precision=f32 (KEY=VALUE, comma-separated).")] = None,
+        help="When --network auto takes the variant: KEY=VALUE pairs, comma-separated, that must all hold, e.g. "
+             "cpu_precision=f32; alternatives separated by ';', e.g. 'cpu_precision=f32;cpu_budget=<=1.25'.")] = None,
 ) -> None:
     """Export a trained model folder to ONNX (opset 17, dynamic size) and record its hash in the manifest; with
     --into and --as, add it to another model folder as a network variant."""
@@ -265,16 +266,32 @@ def export(
                               "pip install -e '.[train]'")) from None
     if (into is None) != (as_name is None):
         raise _fail(VcamError("--into and --as go together.", "e.g. vcam export runs/ft15 --into models --as detail"))
-    pairs = [kv.split("=", 1) for kv in use_when.split(",")] if use_when else []
-    if any(len(p) != 2 or not p[0] for p in pairs):
-        raise _fail(VcamError(f"Bad --use-when {use_when!r}.", "Write KEY=VALUE pairs, e.g. cpu_precision=f32."))
+    try:
+        alternatives = parse_use_when(use_when)
+    except ValueError:
+        raise _fail(VcamError(f"Bad --use-when {use_when!r}.", "Write KEY=VALUE pairs, e.g. cpu_precision=f32; "
+                              "alternatives separated by ';'.")) from None
     try:
         path = export_model(model_dir)
         console.print(f"wrote {path}")
         if into is not None:
-            console.print(f"added network {as_name!r} to {add_variant(model_dir, into, as_name, dict(pairs))}")
+            console.print(f"added network {as_name!r} to {add_variant(model_dir, into, as_name, alternatives)}")
     except VcamError as exc:
         raise _fail(exc) from None
+
+
+def parse_use_when(text: str | None) -> list[dict]:
+    """``cpu_precision=f32;cpu_precision=bf16,cpu_budget=<=1.25`` -> a list of condition dicts (ValueError if
+    malformed). A number given as a budget bound stays a string (``<=1.25``); plain values stay strings."""
+    alternatives = []
+    for alt in (text or "").split(";"):
+        if not alt.strip():
+            continue
+        pairs = [kv.split("=", 1) for kv in alt.split(",")]
+        if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+            raise ValueError(alt)
+        alternatives.append({k.strip(): v.strip() for k, v in pairs})
+    return alternatives
 
 
 def _mount_ctl() -> None:

@@ -1,5 +1,6 @@
 """Network variants: a model folder holding a plain network and a detail-head one, added with `vcam export --into
---as`, read back as manifests of their own, and chosen per run (auto: by the engine and the CPU's precision)."""
+--as`, read back as manifests of their own, and chosen per run (auto: by the engine, the CPU's precision and a live
+run's CPU budget)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from vcam.cli import app  # noqa: E402
 from vcam.config import RunConfig, Size  # noqa: E402
-from vcam.engines.network_choice import choose_network, run_conditions  # noqa: E402
+from vcam.engines.network_choice import choose_network, condition_holds, run_conditions  # noqa: E402
 from vcam.errors import ModelError, VcamError  # noqa: E402
 from vcam.model.export import add_variant  # noqa: E402
 from vcam.runner import run as run_pipeline  # noqa: E402
@@ -52,8 +53,8 @@ def test_a_variant_reads_back_as_its_own_network_in_the_same_folder(folders) -> 
     det = man.variant("detail")
     assert det.network == "detail" and det.directory == man.directory
     assert det.onnx == "vcam_detail.onnx" and det.size_multiple == DETAIL.stride == 16
-    assert det.extra["ladder_720"] == list(DETAIL.ladder_720) and det.use_when() == F32
-    assert man.use_when() == {}
+    assert det.extra["ladder_720"] == list(DETAIL.ladder_720) and det.use_when() == [F32]
+    assert man.use_when() == []
     assert det.styles == man.styles and det.codes().shape == man.codes().shape
     assert not np.allclose(det.codes(), man.codes())          # its own codes file, not the plain net's
     assert det.extra["person_model"] == "person.onnx"          # shared entries come from the folder
@@ -89,12 +90,60 @@ def test_an_unknown_network_is_refused_with_the_real_ones(folders) -> None:
     assert "fancy" in err.value.message and "plain, detail" in err.value.hint
 
 
-def test_run_conditions_follow_the_engine_the_run_will_use() -> None:
+def test_run_conditions_follow_the_engine_the_run_will_use(monkeypatch) -> None:
     assert run_conditions(RunConfig(engine="passthrough")) == {"engine": "passthrough"}
     assert run_conditions(RunConfig(engine="auto"), gpu=lambda c: True) == {"engine": "tensorrt"}
-    cpu = run_conditions(RunConfig(engine="cpu", cpu_precision="bf16"), gpu=lambda c: False)
+    cpu = run_conditions(RunConfig(engine="cpu", cpu_precision="bf16", realtime=False), gpu=lambda c: False)
     assert cpu == {"engine": "cpu", "cpu_precision": "bf16"}
     assert run_conditions(RunConfig(engine="cpu", cpu_precision="f32"))["cpu_precision"] == "f32"
+    # A live run's CPU budget, in cores, is a condition too; runs over every frame or without a limit have none.
+    monkeypatch.setattr("vcam.engines.cpu.usable_cores", lambda: 2)
+    live = RunConfig(engine="cpu", cpu_precision="bf16", realtime=True, cpu_share=0.5)
+    assert run_conditions(live, gpu=lambda c: False)["cpu_budget"] == 1.0
+    for no_budget in (RunConfig(engine="cpu", realtime=True, cpu_share=1.0),
+                      RunConfig(engine="cpu", realtime=True, cpu_share=None),
+                      RunConfig(engine="cpu", realtime=False, cpu_share=0.5)):
+        assert "cpu_budget" not in run_conditions(no_budget, gpu=lambda c: False)
+
+
+def test_a_condition_is_equal_or_a_numeric_bound() -> None:
+    assert condition_holds("f32", "f32") and not condition_holds("f32", "bf16")
+    assert condition_holds("<=1.25", 1.0) and condition_holds("<=1.25", 1.25) and not condition_holds("<=1.25", 1.5)
+    assert condition_holds(">=2", 3) and not condition_holds(">=2", 1.0)
+    # A missing value, a value that is not a number, or a bound that is not one never holds.
+    for want, have in (("<=1.25", None), ("<=1.25", "1.0"), ("<=1.25", True), ("<=x", 1.0), ("f32", None)):
+        assert not condition_holds(want, have)
+
+
+def test_auto_takes_a_variant_when_any_of_its_alternatives_holds(folders, tmp_path) -> None:
+    """The shipped folder's rule: the detail net on every f32 CPU, and on a bf16 one when a live run may use at most
+    1.25 cores (there the plain net holds only 640x360); the plain net elsewhere."""
+    target = tmp_path / "both"
+    shutil.copytree(folders[1], target)
+    run = _detail_run(tmp_path / "run")
+    add_variant(run, target, "detail", [F32, {"cpu_precision": "bf16", "cpu_budget": "<=1.25"}])
+    man = load_manifest(target)
+    assert isinstance(json.loads((target / "manifest.json").read_text())["variants"]["detail"]["use_when"], list)
+    said: list[str] = []
+    cases = [({"engine": "cpu", "cpu_precision": "f32"}, "detail"),
+             ({"engine": "cpu", "cpu_precision": "f32", "cpu_budget": 4.0}, "detail"),
+             ({"engine": "cpu", "cpu_precision": "bf16", "cpu_budget": 1.0}, "detail"),
+             ({"engine": "cpu", "cpu_precision": "bf16", "cpu_budget": 1.5}, "plain"),
+             ({"engine": "cpu", "cpu_precision": "bf16"}, "plain"),
+             ({"engine": "tensorrt"}, "plain")]
+    for here, expected in cases:
+        got = choose_network(RunConfig(model_dir=target), man, said.append, lambda c, h=here: h).network
+        assert got == expected, here
+    assert any("cpu_budget 1.0 (<=1.25)" in m for m in said)
+
+
+def test_a_malformed_use_when_is_named(folders, tmp_path) -> None:
+    shutil.copytree(folders[1], tmp_path, dirs_exist_ok=True)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    data["variants"]["detail"]["use_when"] = ["cpu_precision=f32"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="malformed use_when"):
+        load_manifest(tmp_path).variant("detail").use_when()
 
 
 def test_a_variant_with_other_styles_or_a_corrupt_file_is_named(folders, tmp_path) -> None:
@@ -156,4 +205,30 @@ def test_export_cli_adds_a_variant_and_checks_its_options(folders, tmp_path) -> 
     r = cli.invoke(app, ["export", str(run), "--into", str(target), "--as", "detail", "--use-when",
                          "cpu_precision=f32"])
     assert r.exit_code == 0, r.output
-    assert load_manifest(target).variant("detail").use_when() == F32
+    assert load_manifest(target).variant("detail").use_when() == [F32]
+    r = cli.invoke(app, ["export", str(run), "--into", str(target), "--as", "detail", "--use-when",
+                         "cpu_precision=f32;cpu_precision=bf16,cpu_budget=<=1.25"])
+    assert r.exit_code == 0, r.output
+    assert load_manifest(target).variant("detail").use_when() == [
+        F32, {"cpu_precision": "bf16", "cpu_budget": "<=1.25"}]
+    r = cli.invoke(app, ["export", str(run), "--into", str(target), "--as", "detail", "--use-when",
+                         "cpu_precision=f32;cpu_budget="])
+    assert r.exit_code == 1 and "KEY=VALUE" in r.output
+
+
+def test_the_shipped_folder_takes_the_detail_net_where_the_readme_says() -> None:
+    """models/: detail on f32 CPUs and on a 2-core bf16 laptop's live run (budget 1 core at --cpu-share 0.5); plain
+    on bf16 without a budget (files, demos, --cpu-share 1) and on TensorRT."""
+    models = Path(__file__).resolve().parents[2] / "models"
+    man = load_manifest(models)
+    if "detail" not in man.networks:
+        pytest.skip("this checkout's models/ has no detail network")
+
+    def pick(here: dict) -> str:
+        return choose_network(RunConfig(model_dir=models), man, lambda m: None, lambda c: here).network
+
+    assert pick({"engine": "cpu", "cpu_precision": "f32"}) == "detail"
+    assert pick({"engine": "cpu", "cpu_precision": "bf16", "cpu_budget": 1.0}) == "detail"
+    assert pick({"engine": "cpu", "cpu_precision": "bf16"}) == "plain"
+    assert pick({"engine": "cpu", "cpu_precision": "bf16", "cpu_budget": 2.0}) == "plain"
+    assert pick({"engine": "tensorrt"}) == "plain"

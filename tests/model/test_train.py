@@ -226,7 +226,7 @@ def test_add_style_trains_the_new_code_for_every_network_of_the_folder(shared_da
                          None, teacher_dir, minutes=0.1, iterations=0, seed=0, threads=1, say=said.append)
     old, new = load_manifest(base), load_manifest(out)
     assert new.networks == ("plain", "detail")
-    assert new.variant("detail").use_when() == {"cpu_precision": "f32"}
+    assert new.variant("detail").use_when() == [{"cpu_precision": "f32"}]
     for net in ("plain", "detail"):
         a = old if net == "plain" else old.variant(net)
         b = new if net == "plain" else new.variant(net)

@@ -172,9 +172,10 @@ VARIANT_FIELDS = ("styles", "state_channels", "size_multiple", "code_dim", "net_
                   "ladder_720", "upsample", "temporal", "training", "onnx_opset")
 
 
-def add_variant(run_dir: Path, model_dir: Path, name: str, use_when: dict | None = None) -> Path:
+def add_variant(run_dir: Path, model_dir: Path, name: str, use_when: dict | list[dict] | None = None) -> Path:
     """Copy an exported run's network into ``model_dir`` as variant ``name`` (files ``vcam_NAME.onnx``,
-    ``vcam_NAME.safetensors``, ``styles_NAME.safetensors``) and list it in that folder's manifest."""
+    ``vcam_NAME.safetensors``, ``styles_NAME.safetensors``) and list it in that folder's manifest. ``use_when``:
+    when --network auto takes it, one dict of conditions or a list of alternatives."""
     from vcam.styles import BASE_NETWORK, load_manifest
 
     if not name.isidentifier() or name in ("auto", BASE_NETWORK):
@@ -189,7 +190,7 @@ def add_variant(run_dir: Path, model_dir: Path, name: str, use_when: dict | None
     shutil.copyfile(run.weights_path, base.directory / files["weights"])
     shutil.copyfile(run.directory / run.style_codes, base.directory / files["style_codes"])
     entry = {k: run.extra[k] for k in VARIANT_FIELDS if k in run.extra}
-    entry.update(files, onnx_sha256=sha256_file(base.directory / files["onnx"]), use_when=dict(use_when or {}))
+    entry.update(files, onnx_sha256=sha256_file(base.directory / files["onnx"]), use_when=_use_when_entry(use_when))
     data = json.loads((base.directory / MANIFEST).read_text(encoding="utf-8"))
     data.setdefault("variants", {})[name] = entry
     data.pop("format", None)
@@ -327,3 +328,9 @@ def export_person(weights: Path, model_dir: Path) -> Path:
     data["version"] = VERSION
     write_manifest(Path(model_dir), data)
     return path
+
+
+def _use_when_entry(use_when: dict | list[dict] | None) -> dict | list[dict]:
+    """One alternative is stored as a plain dict (as manifests before alternatives were possible), several as a list."""
+    alternatives = [dict(a) for a in (use_when if isinstance(use_when, list) else [use_when or {}]) if a]
+    return alternatives if len(alternatives) > 1 else (alternatives[0] if alternatives else {})

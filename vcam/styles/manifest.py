@@ -7,8 +7,8 @@ safetensors weights training resumes from. Nothing here imports torch or unpickl
 A manifest may also list **network variants** (``variants``): other networks for the same styles, in the same folder,
 each with the fields that differ (its ONNX, weights, codes, shape, ladder) and when the engine should prefer it
 (``use_when``, e.g. ``{"cpu_precision": "f32"}``: a CPU without bf16 holds a detail-head net at a higher size than the
-plain one). ``Manifest.variant(name)`` is that network as a manifest of its own; the person segmenter and the style
-encoder stay shared. vcam.engines.network_choice picks one for a run.
+plain one; a list of such dicts means any of them). ``Manifest.variant(name)`` is that network as a manifest of its
+own; the person segmenter and the style encoder stay shared. vcam.engines.network_choice picks one for a run.
 
 The network's ``style`` input is a code vector (version 2): a blend of styles is the same blend of their codes
 (vcam.styles.codes). A version-1 model took the blend weights themselves; it reads as codes that are the identity
@@ -114,9 +114,15 @@ class Manifest:
         its codes' meaning (the style encoder's codes serve both), so a style stored for one runs on the other."""
         return str(self.extra.get("code_space") or self.onnx_sha256)
 
-    def use_when(self) -> dict:
-        """The conditions under which vcam.engines.network_choice prefers this network (empty: only when asked)."""
-        return dict(self.extra.get("use_when") or {})
+    def use_when(self) -> list[dict]:
+        """The conditions under which vcam.engines.network_choice prefers this network: alternatives, each a dict of
+        conditions that must all hold (empty: only when asked). The manifest stores one dict or a list of them."""
+        raw = self.extra.get("use_when") or []
+        alternatives = raw if isinstance(raw, list) else [raw]
+        if not all(isinstance(a, dict) for a in alternatives):
+            raise ModelError(f"{self.directory / MANIFEST}: network {self.network!r} has a malformed use_when "
+                             f"({raw!r}).", 'Write a dict of conditions, e.g. {"cpu_precision": "f32"}, or a list.')
+        return [dict(a) for a in alternatives if a]
 
     def _variants(self) -> dict:
         v = self.extra.get("variants") or {}
