@@ -119,6 +119,31 @@ def test_style_gain_and_zoom_train_and_an_unknown_style_is_refused(shared_data, 
     assert settings["style_gain"] == {"great_wave": 3.0} and settings["flow_zoom"] == 0.03
 
 
+def test_student_scales_run_the_student_smaller_and_judge_it_at_the_teachers_size(shared_data, teacher_dir,
+                                                                                  tmp_path, monkeypatch):
+    from vcam.model.network import StyleNet
+
+    assert T.student_size(256, 0.5, 16) == 128 and T.student_size(256, 0.625, 16) == 160
+    assert T.student_size(256, 0.75, 16) == 192 and T.student_size(48, 0.05, 8) == 8
+    with pytest.raises(ValueError, match="student_scales"):
+        T.train(_cfg(shared_data, tmp_path / "bad", student_scales=(1.5,)))
+    assert not (tmp_path / "bad" / CACHE_DIR).exists()      # refused before the teacher cache
+    seen: list[int] = []
+    forward = StyleNet.forward
+
+    def spy(self, x, *rest):
+        seen.append(x.shape[-1])
+        return forward(self, x, *rest)
+
+    monkeypatch.setattr(StyleNet, "forward", spy)
+    out = tmp_path / "run"
+    T.train(_cfg(shared_data, out, iterations=3, student_scales=(0.5,)))
+    assert seen and set(seen) == {T.student_size(48, 0.5, TINY.stride)} != {48}
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["training"]["settings"]["student_scales"] == [0.5]
+    assert all(np.isfinite(v) for k, v in man["training"]["final_losses"].items() if k not in ("step", "minutes"))
+
+
 def test_style_encoder_trains_against_a_frozen_model_and_resumes(shared_data, teacher_dir, tmp_path):
     """The encoder's machinery on the shipped model (its network is frozen: the weights file is not touched): a short
     run writes safetensors weights with its iteration count, and the same command again resumes from the

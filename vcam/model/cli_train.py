@@ -70,7 +70,7 @@ def run_training(out: Path, style_dir: Path | None, content_dir: Path | None, vi
 
 # Settings a recipe may set: the learning ones. Folders, the output and the thread count come from the command line.
 _RECIPE_PATHS = {"init_from"}
-_RECIPE_TUPLES = {"styles", "train_only_styles", "temporal_ramp", "widths", "enc_blocks"}
+_RECIPE_TUPLES = {"styles", "train_only_styles", "temporal_ramp", "widths", "enc_blocks", "student_scales"}
 _NOT_IN_RECIPES = {"style_dir", "content_dir", "video_dir", "people_dir", "teacher_dir", "out", "threads"}
 
 

@@ -65,6 +65,10 @@ class TrainConfig:
     flow_zoom: float = 0.0                # global zoom (relative) and rotation (radians) of the second view
     flow_rotate: float = 0.0
     flow_integer: float = 0.0             # share of second views moved by a whole-pixel shift only (flow.random_flow)
+    # The student sees each batch's crops at one of these scales of the teacher's (chosen at random; empty: 1 only),
+    # and its output, upsampled bilinearly as the pipeline upsamples it, is judged at the teacher's size: a net that a
+    # 2-core CPU holds at 512x288-768x432 for a 720p output then learns the picture that survives that upsampling.
+    student_scales: tuple[float, ...] = ()
     teacher_style_long_side: int = 512    # the painting's size for the teacher: sets its stroke scale
     style_long_side: int = 256            # the painting's size for the Gram targets
     lr: float = 1e-3
@@ -205,6 +209,8 @@ def train(cfg: TrainConfig) -> Path:
     unknown = sorted(set(cfg.style_gain) - set(names))
     if unknown:
         raise ValueError(f"style_gain names unknown styles {unknown}; styles: {list(names)}")
+    for sc in cfg.student_scales:   # a bad scale is refused before any work
+        student_size(cfg.crop, sc, NetShape.from_dict(cfg.shape).stride)
     from vcam.model.teacher import require_teacher
 
     require_teacher(cfg.teacher_dir)   # a clear error before any work when ../shared is absent
@@ -337,7 +343,15 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     code = bank(F.one_hot(ids, bank.codes.shape[0]).float())
     c = net.shape.state_channels
     st = net.shape.stride
-    zeros_state = torch.zeros(b, c, s // st, s // st)
+    low = student_size(s, float(rng.choice(cfg.student_scales)) if cfg.student_scales else 1.0, st)
+    zeros_state = torch.zeros(b, c, low // st, low // st)
+
+    def student(x: torch.Tensor, state: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if low == s:
+            return net(x, state, keep, code)
+        out, h = net(F.interpolate(x, size=(low, low), mode="area"), state, keep, code)
+        return F.interpolate(out, size=(s, s), mode="bilinear", align_corners=False), h
+
     terms: dict[str, torch.Tensor] = {}
     v1, t1 = big[..., m:-m, m:-m], tbig[..., m:-m, m:-m]
     if cfg.temporal:
@@ -349,8 +363,8 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
         v2 = (v2 * (1 + 0.03 * (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1))
               + 0.01 * torch.randn(v2.shape, generator=gen)).clamp(0, 1)
         flow = flow_big[..., m:-m, m:-m]
-        o1, h1 = net(v1, zeros_state, torch.zeros(b, 1), code)
-        o2, _ = net(v2, h1, torch.ones(b, 1), code)
+        o1, h1 = student(v1, zeros_state, torch.zeros(b, 1))
+        o2, _ = student(v2, h1, torch.ones(b, 1))
         mask = valid_mask(flow)
         plain, reco = L.temporal_loss(o2, warp(o1, flow), v2, warp(v1, flow), mask)
         # Weighted by the ramp but always computed, so the recurrent path sees the same graph from step one.
@@ -360,7 +374,7 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
         outs, targets, ids2 = torch.cat([o1, o2]), torch.cat([t1, t2]), torch.cat([ids, ids])
         weight = torch.cat([torch.ones_like(inside), inside])
     else:
-        outs, _ = net(v1, zeros_state, torch.zeros(b, 1), code)
+        outs, _ = student(v1, zeros_state, torch.zeros(b, 1))
         targets, ids2, weight = t1, ids, torch.ones(b, 1, s, s)
     terms["pixel"] = cfg.w_pixel * ((outs - targets).abs() * weight).sum() / (weight.sum() * 3).clamp_min(1.0)
     taps = {**DISTILL_TAPS, **L.STYLE_TAPS}
@@ -382,6 +396,14 @@ def _step(cfg: TrainConfig, net: StyleNet, bank: StyleBank, lossnet, cache: Teac
     if cfg.w_tv > 0:
         terms["tv"] = cfg.w_tv * L.tv_loss(outs)
     return terms
+
+
+def student_size(crop: int, scale: float, multiple: int) -> int:
+    """The student's input side for a ``crop``-pixel square seen at ``scale``: the nearest multiple of the net's size
+    multiple, at least one."""
+    if not 0 < scale <= 1:
+        raise ValueError(f"student_scales must lie in (0, 1]; got {scale}")
+    return max(multiple, int(round(crop * scale / multiple)) * multiple)
 
 
 def _write_model(cfg: TrainConfig, net: StyleNet, bank: StyleBank, names, step: int, elapsed: float,
